@@ -1,0 +1,17 @@
+"""recipe_utils: the tested companion package of the nn-recipe course."""
+
+from .cifar import CIFAR10, DataError, load_cifar10
+from .course import Course, record, start
+from .data import Splits, channel_stats, load_splits, make_splits
+from .loader import Augment, DeviceLoader, make_loaders
+from .profile import Profile, get_profile, seed_everything, select_device
+from .train import History, TrainConfig, evaluate, fit, predict
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CIFAR10", "DataError", "load_cifar10", "Course", "record", "start", "Splits",
+    "channel_stats", "load_splits", "make_splits", "Augment", "DeviceLoader", "make_loaders",
+    "Profile", "get_profile", "seed_everything", "select_device", "History", "TrainConfig",
+    "evaluate", "fit", "predict",
+]

@@ -1,0 +1,248 @@
+"""CIFAR-10 from disk: the torchvision-format download, or an offline JPEG bundle.
+
+Two sources, one result (`CIFAR10`: uint8 images (N, 32, 32, 3), int64 labels):
+
+- the official `cifar-10-python.tar.gz`, fetched from torchvision's URL with its md5,
+  extracted to `<root>/cifar-10-batches-py/` and every file md5-checked on load;
+- an offline bundle (`$RECIPE_CIFAR10_OFFLINE`, see `datasets/README.md`): JPEG bytes
+  in one `.npz`, decoded once and cached as `.npy` under the data root.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import pickle
+import shutil
+import tarfile
+from pathlib import Path
+
+import numpy as np
+from torchvision.datasets import CIFAR10 as _TorchvisionCIFAR10
+
+from .download import DownloadError, download_url, md5sum, sha256sum
+
+DATA_DIR_ENV = "RECIPE_DATA_DIR"
+OFFLINE_ENV = "RECIPE_CIFAR10_OFFLINE"
+
+# torchvision is the single source of truth for the official URL and checksums
+CIFAR10_URL = _TorchvisionCIFAR10.url
+ARCHIVE_NAME = _TorchvisionCIFAR10.filename
+ARCHIVE_MD5 = _TorchvisionCIFAR10.tgz_md5
+BATCH_FOLDER = _TorchvisionCIFAR10.base_folder
+FILE_MD5S = dict(
+    _TorchvisionCIFAR10.train_list
+    + _TorchvisionCIFAR10.test_list
+    + [[_TorchvisionCIFAR10.meta["filename"], _TorchvisionCIFAR10.meta["md5"]]]
+)
+TRAIN_FILES = tuple(name for name, _ in _TorchvisionCIFAR10.train_list)
+TEST_FILES = tuple(name for name, _ in _TorchvisionCIFAR10.test_list)
+# the course's offline copy (shared/data/README.md); other bundles load too, unverified
+OFFLINE_BUNDLE_SHA256 = "2ae614ef9fb58e97401a0dc25c1388179639f6d7c0ce8109f3dd9d690a4166aa"
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+           "dog", "frog", "horse", "ship", "truck")
+
+
+class DataError(RuntimeError):
+    """The data on disk is missing, corrupt or not in the expected format."""
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class CIFAR10:
+    """The dataset in memory. Images uint8 (N, 32, 32, 3) HWC RGB; labels int64 (N,)."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    classes: tuple[str, ...]
+    source: str  # where it came from, for reports
+    verified: bool  # every file matched a published checksum
+
+    def __repr__(self) -> str:
+        return (f"CIFAR10(train={len(self.train_labels)}, test={len(self.test_labels)}, "
+                f"source={self.source!r}, verified={self.verified})")
+
+
+def default_data_dir() -> Path:
+    """`$RECIPE_DATA_DIR`, else the repo's `datasets/`, else `~/.cache/nn-recipe`."""
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV]).expanduser()
+    repo_datasets = Path(__file__).resolve().parents[1] / "datasets"
+    if (repo_datasets / "README.md").exists():
+        return repo_datasets
+    return Path.home() / ".cache" / "nn-recipe"
+
+
+def load_cifar10(
+    root: str | Path | None = None,
+    *,
+    offline: str | Path | None = None,
+    download: bool = True,
+    url: str = CIFAR10_URL,
+    archive_md5: str | None = ARCHIVE_MD5,
+    file_md5s: dict[str, str] | None = FILE_MD5S,
+    progress: bool = True,
+) -> CIFAR10:
+    """Load CIFAR-10 from the offline bundle if one is named, else the torchvision format.
+
+    `offline` (or `$RECIPE_CIFAR10_OFFLINE`) names a bundle; otherwise the batches are
+    read from `<root>/cifar-10-batches-py`, downloaded from `url` when missing or corrupt
+    (if `download`). `file_md5s=None` skips the per-file checks (for your own copies).
+    """
+    root = Path(root) if root is not None else default_data_dir()
+    offline = offline or os.environ.get(OFFLINE_ENV) or None
+    if offline:
+        return load_offline_bundle(offline, cache_dir=root)
+    folder = root / BATCH_FOLDER
+    problem = _check_folder(folder, file_md5s)
+    if problem:
+        if not download:
+            raise DataError(
+                f"CIFAR-10 is not usable at {folder}: {problem}. Call with download=True "
+                f"(or run `python datasets/fetch.py`), or set ${OFFLINE_ENV} to an offline bundle."
+            )
+        _download_and_extract(root, url=url, md5=archive_md5, progress=progress)
+        problem = _check_folder(folder, file_md5s)
+        if problem:
+            raise DataError(f"Freshly extracted {ARCHIVE_NAME} is still not usable: {problem}.")
+    return read_cifar10_folder(folder, verified=file_md5s is not None)
+
+
+def _check_folder(folder: Path, file_md5s: dict[str, str] | None) -> str | None:
+    """Why `folder` is not a complete, intact CIFAR-10 batch folder, or None if it is."""
+    if not folder.is_dir():
+        return "the folder does not exist"
+    for name in TRAIN_FILES + TEST_FILES:
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if file_md5s and md5sum(path) != file_md5s[name]:
+            return f"{name} is corrupt or incomplete (md5 does not match {file_md5s[name]})"
+    return None
+
+
+def _download_and_extract(root: Path, *, url: str, md5: str | None, progress: bool) -> None:
+    archive = root / ARCHIVE_NAME
+    if not (archive.is_file() and (md5 is None or md5sum(archive) == md5)):
+        archive.unlink(missing_ok=True)
+        try:
+            download_url(url, archive, md5=md5, progress=progress)
+        except DownloadError as e:
+            raise DownloadError(
+                f"{e} Offline? Set ${OFFLINE_ENV} to the offline bundle (cifar10_jpeg.npz)."
+            ) from e
+    shutil.rmtree(root / BATCH_FOLDER, ignore_errors=True)
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            if hasattr(tarfile, "data_filter"):  # refuses absolute paths and links out
+                tar.extractall(root, filter="data")
+            else:
+                tar.extractall(root)
+    except (tarfile.TarError, EOFError, OSError) as e:
+        archive.unlink(missing_ok=True)
+        raise DataError(f"{archive} could not be extracted ({e}); deleted it, run again.") from e
+
+
+def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with open(path, "rb") as f:
+            entry = pickle.load(f, encoding="latin1")
+        data = np.asarray(entry["data"], dtype=np.uint8)
+        labels = np.asarray(entry["labels"], dtype=np.int64)
+    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as e:
+        raise DataError(f"{path} is not a readable CIFAR batch ({type(e).__name__}: {e}); "
+                        "delete the folder and download again.") from e
+    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(data) != len(labels):
+        raise DataError(f"{path} holds data of shape {data.shape} with {len(labels)} labels; "
+                        "expected (n, 3072) and n labels.")
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy(), labels
+
+
+def read_cifar10_folder(folder: str | Path, *, verified: bool = False) -> CIFAR10:
+    """Read a torchvision-format `cifar-10-batches-py` folder (no checksum checks here)."""
+    folder = Path(folder)
+    train = [_read_batch(folder / name) for name in TRAIN_FILES]
+    test_images, test_labels = _read_batch(folder / TEST_FILES[0])
+    classes = CLASSES
+    meta = folder / "batches.meta"
+    if meta.is_file():
+        with open(meta, "rb") as f:
+            classes = tuple(pickle.load(f, encoding="latin1")["label_names"])
+    return CIFAR10(
+        train_images=np.concatenate([x for x, _ in train]),
+        train_labels=np.concatenate([y for _, y in train]),
+        test_images=test_images, test_labels=test_labels, classes=classes,
+        source=str(folder), verified=verified,
+    )
+
+
+def _decode_jpegs(blob: np.ndarray, offsets: np.ndarray, what: str) -> np.ndarray:
+    from PIL import Image
+
+    images = []
+    for i in range(len(offsets) - 1):
+        data = blob[offsets[i]:offsets[i + 1]].tobytes()
+        try:
+            image = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+        except Exception as e:
+            raise DataError(f"{what} image {i} is not a decodable JPEG ({e}).") from e
+        if image.shape != (32, 32, 3):
+            raise DataError(f"{what} image {i} has shape {image.shape}, expected (32, 32, 3).")
+        images.append(image)
+    return np.stack(images) if images else np.zeros((0, 32, 32, 3), np.uint8)
+
+
+def load_offline_bundle(path: str | Path, *, cache_dir: str | Path | None = None) -> CIFAR10:
+    """Decode an offline `.npz` bundle (format: datasets/README.md), cached as `.npy`.
+
+    The cache lives in `<cache_dir>/cifar10_offline_<sha256 prefix>/` so a changed
+    bundle is never served from a stale cache.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"The offline bundle {path} does not exist (from ${OFFLINE_ENV} or "
+                        "offline=). Point it at cifar10_jpeg.npz, or unset it to download.")
+    digest = sha256sum(path)
+    cache = Path(cache_dir or default_data_dir()) / f"cifar10_offline_{digest[:12]}"
+    names = ("train_images", "train_labels", "test_images", "test_labels")
+    if not all((cache / f"{n}.npy").is_file() for n in names):
+        arrays = _decode_bundle(path)
+        tmp = cache.with_name(cache.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for n in names:
+            np.save(tmp / f"{n}.npy", arrays[n])
+        (tmp / "classes.txt").write_text("\n".join(arrays["classes"]))
+        shutil.rmtree(cache, ignore_errors=True)
+        tmp.rename(cache)
+    loaded = {n: np.load(cache / f"{n}.npy") for n in names}
+    return CIFAR10(**loaded, classes=tuple((cache / "classes.txt").read_text().split("\n")),
+                   source=f"offline bundle {path}", verified=digest == OFFLINE_BUNDLE_SHA256)
+
+
+def _decode_bundle(path: Path) -> dict:
+    required = ("train_jpeg", "train_offsets", "train_labels",
+                "test_jpeg", "test_offsets", "test_labels", "classes")
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path} is not a readable .npz bundle ({e}).") from e
+    with npz:
+        missing = [k for k in required if k not in npz.files]
+        if missing:
+            raise DataError(f"{path} lacks the arrays {missing}; see datasets/README.md.")
+        out = {"classes": [str(c) for c in npz["classes"]]}
+        for split in ("train", "test"):
+            offsets, labels = npz[f"{split}_offsets"].astype(np.int64), npz[f"{split}_labels"]
+            blob = npz[f"{split}_jpeg"]
+            if len(offsets) != len(labels) + 1 or np.any(np.diff(offsets) <= 0) \
+                    or offsets[0] != 0 or offsets[-1] != len(blob):
+                raise DataError(f"{path}: {split}_offsets do not delimit {len(labels)} "
+                                "images in the JPEG blob; the bundle is corrupt.")
+            if len(labels) and (labels.min() < 0 or labels.max() >= len(out["classes"])):
+                raise DataError(f"{path}: {split}_labels fall outside 0..{len(out['classes']) - 1}.")
+            out[f"{split}_images"] = _decode_jpegs(blob, offsets, f"{path.name} {split}")
+            out[f"{split}_labels"] = labels.astype(np.int64)
+    return out

@@ -1,0 +1,58 @@
+"""The few lines every notebook starts with, kept here instead of copied into each cell."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+
+from .cifar import default_data_dir
+from .profile import Profile, environment_report, get_profile, seed_everything, select_device
+
+METRICS_KEY = "recipe_metrics"  # output metadata key that `make course` collects
+
+
+@dataclasses.dataclass(frozen=True)
+class Course:
+    """What a notebook runs with: the profile, the device, the seed and the data folder."""
+
+    profile: Profile
+    device: torch.device
+    seed: int
+    data_dir: Path
+
+
+def start(profile: str | None = None, *, seed: int = 0, device: str | None = None,
+          report: bool = True) -> Course:
+    """Pick the profile and device, seed everything, print the environment; return a Course."""
+    chosen = get_profile(profile)
+    dev = select_device(device)
+    seed_everything(seed)
+    course = Course(profile=chosen, device=dev, seed=seed, data_dir=default_data_dir())
+    if report:
+        info = environment_report(chosen, dev)
+        info["data_dir"] = str(course.data_dir)
+        width = max(map(len, info))
+        print("\n".join(f"{k:<{width}}  {v}" for k, v in info.items()))
+    return course
+
+
+def record(**metrics) -> dict:
+    """Show a notebook's key results and tag them so `make course` can tabulate them.
+
+    Values should be numbers or short strings. Returns the metrics unchanged.
+    """
+    clean = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}
+    text = "  ".join(f"{k}={v}" for k, v in clean.items())
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        print(text)
+        return metrics
+    if get_ipython() is None:
+        print(text)
+    else:
+        display({"text/plain": f"recorded: {text}"}, raw=True, metadata={METRICS_KEY: clean})
+    return metrics

@@ -1,0 +1,108 @@
+"""Resumable, checksum-verified downloads (standard library only).
+
+A partial file is kept as `<name>.part` and resumed with an HTTP Range request on the
+next attempt; a finished file whose md5 does not match is deleted and fetched again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+
+class DownloadError(RuntimeError):
+    """The file could not be fetched, or never matched its checksum."""
+
+
+def md5sum(path: str | Path, *, chunk_size: int = 1 << 20) -> str:
+    """Hex md5 of a file, read in chunks."""
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        while block := f.read(chunk_size):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256sum(path: str | Path, *, chunk_size: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk_size):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fetch_into(url: str, part: Path, *, timeout: float, progress: bool) -> None:
+    """Append the rest of `url` to `part`, resuming from its current size."""
+    start = part.stat().st_size if part.exists() else 0
+    headers = {"User-Agent": "nn-recipe"}
+    if start:
+        headers["Range"] = f"bytes={start}-"
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and start:  # nothing left to fetch: the part is already whole
+            return
+        raise
+    with response:
+        if start and response.status != 206:  # server ignored Range: start over
+            start = 0
+        length = response.headers.get("Content-Length")
+        total = int(length) + start if length is not None else None
+        with open(part, "ab" if start else "wb") as f, tqdm(
+            total=total, initial=start, unit="B", unit_scale=True,
+            desc=part.name.removesuffix(".part"), disable=not progress,
+        ) as bar:
+            while block := response.read(1 << 16):
+                f.write(block)
+                bar.update(len(block))
+        if total is not None and part.stat().st_size < total:
+            raise http.client.IncompleteRead(b"", total - part.stat().st_size)
+
+
+def download_url(
+    url: str,
+    dest: str | Path,
+    *,
+    md5: str | None,
+    retries: int = 4,
+    timeout: float = 60.0,
+    retry_wait: float = 2.0,
+    progress: bool = True,
+) -> Path:
+    """Download `url` to `dest`, resuming partial files and verifying `md5`.
+
+    Returns `dest`. Raises `DownloadError` after `retries` failed attempts, saying why
+    and what to do when the machine is offline.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    problem = "no attempt was made"
+    for attempt in range(1, retries + 1):
+        try:
+            _fetch_into(url, part, timeout=timeout, progress=progress)
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+            # the partial file stays: the next attempt resumes where this one stopped
+            problem = f"{type(e).__name__}: {getattr(e, 'reason', None) or e}"
+        else:
+            actual = md5sum(part) if md5 else None
+            if actual == md5:
+                part.replace(dest)
+                return dest
+            problem = f"checksum mismatch (md5 {actual}, expected {md5}); deleted and retrying"
+            part.unlink()
+        if attempt < retries:
+            time.sleep(retry_wait * attempt)
+    raise DownloadError(
+        f"Could not download {url} to {dest} after {retries} attempts; last problem: "
+        f"{problem}. If this machine is offline, copy the file onto it by hand "
+        f"(to {dest}) or use an offline copy of the data (see datasets/README.md)."
+    )

@@ -1,0 +1,102 @@
+"""Plots: each takes an optional `ax`, draws on it, returns it; never calls plt.show()."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _axes(ax, figsize=(6, 4)):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def plot_loss(history, *, ax=None, smooth: int = 20):
+    """Per-step training loss (raw and moving average) with per-epoch whole-split losses."""
+    ax = _axes(ax)
+    steps = np.arange(len(history.step_loss))
+    ax.plot(steps, history.step_loss, alpha=0.3, label="train loss (step)")
+    if smooth > 1 and len(steps) >= smooth:
+        kernel = np.ones(smooth) / smooth
+        ax.plot(steps[smooth - 1:], np.convolve(history.step_loss, kernel, "valid"),
+                label=f"train loss (mean of {smooth})")
+    if history.epochs:
+        per_epoch = len(steps) / len(history.epochs)
+        ends = np.array([r["epoch"] for r in history.epochs]) * per_epoch - 1
+        ax.plot(ends, history.column("train_loss"), "o-", label="train loss (whole split)")
+        if "val_loss" in history.epochs[0]:
+            ax.plot(ends, history.column("val_loss"), "s-", label="val loss (whole split)")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.legend()
+    return ax
+
+
+def plot_accuracy(history, *, ax=None):
+    """Per-epoch accuracy on the whole train and validation splits."""
+    ax = _axes(ax)
+    epochs = history.column("epoch")
+    if "train_acc" in history.epochs[0]:
+        ax.plot(epochs, history.column("train_acc"), "o-", label="train")
+    if "val_acc" in history.epochs[0]:
+        ax.plot(epochs, history.column("val_acc"), "s-", label="validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy")
+    ax.legend()
+    return ax
+
+
+def image_mosaic(images, *, ncols: int = 10, pad: int = 2, fill: int = 255) -> np.ndarray:
+    """Tile uint8 images (N, H, W, C) into one uint8 array (rows*(H+pad), ncols*(W+pad), C)."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.dtype != np.uint8:
+        raise ValueError(f"images must be uint8 (N, H, W, C), got {images.dtype} {images.shape}.")
+    n, h, w, c = images.shape
+    ncols = max(1, min(ncols, n))
+    nrows = max(1, math.ceil(n / ncols))
+    mosaic = np.full((nrows * (h + pad), ncols * (w + pad), c), fill, dtype=np.uint8)
+    for k in range(n):
+        r, q = divmod(k, ncols)
+        mosaic[r * (h + pad):r * (h + pad) + h, q * (w + pad):q * (w + pad) + w] = images[k]
+    return mosaic
+
+
+def show_images(images, labels=None, *, classes=None, predictions=None, ncols: int = 10,
+                ax=None, title: str | None = None, fontsize: float = 7):
+    """A grid of uint8 images (N, H, W, 3), each titled with its class name; returns ax.
+
+    With `predictions`, titles read "label→prediction", green when right, red when wrong.
+    One imshow of a mosaic, so hundreds of images draw quickly.
+    """
+    images = np.asarray(images)
+    n, h, w = images.shape[:3]
+    ncols = max(1, min(ncols, n))
+    nrows = max(1, math.ceil(n / ncols))
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(1.1 * ncols, 1.25 * nrows + 0.3))
+    pad = 12 if labels is not None or predictions is not None else 2
+    mosaic = image_mosaic(images, ncols=ncols, pad=pad)
+    ax.imshow(mosaic, interpolation="nearest")
+    ax.set_axis_off()
+    for k in range(n if (labels is not None or predictions is not None) else 0):
+        r, q = divmod(k, ncols)
+        text, color = _name(labels[k], classes) if labels is not None else "", "black"
+        if predictions is not None:
+            right = labels is not None and predictions[k] == labels[k]
+            color = "green" if right else "red"
+            text = f"{text}→{_name(predictions[k], classes)}" if text else _name(predictions[k], classes)
+        ax.text(q * (w + pad) + w / 2, r * (h + pad) + h + 1, text, ha="center", va="top",
+                fontsize=fontsize, color=color, clip_on=True)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def _name(label, classes) -> str:
+    return classes[int(label)] if classes is not None else str(int(label))

@@ -1,0 +1,89 @@
+"""`make course`: execute every notebook in order and print a summary table.
+
+    python -m recipe_utils.runner [NOTEBOOK ...] [--profile quick|full] [--out runs]
+
+Executed copies are written to `--out`; the table (notebook, status, seconds, the
+metrics each notebook recorded with `recipe_utils.record`) is printed and saved as
+`<out>/summary.json`. The exit code is 1 if any notebook failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from .course import METRICS_KEY
+from .profile import PROFILE_ENV
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def collect_metrics(notebook) -> dict:
+    """Merge the metrics every `record(...)` call left in an executed notebook's outputs."""
+    metrics = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            metrics.update(output.get("metadata", {}).get(METRICS_KEY, {}))
+    return metrics
+
+
+def run_notebook(path: Path, out_dir: Path, *, timeout: int) -> dict:
+    """Execute one notebook in its folder; returns a summary row."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    started = time.perf_counter()
+    status, error = "ok", ""
+    try:
+        client.execute()
+    except CellExecutionError as e:
+        status, error = "FAILED", str(e).strip().splitlines()[-1][:200]
+    except Exception as e:  # a dead kernel or a timeout must not stop the other notebooks
+        status, error = "FAILED", f"{type(e).__name__}: {e}"[:200]
+    seconds = time.perf_counter() - started
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, out_dir / path.name)
+    return {"notebook": path.name, "status": status, "seconds": round(seconds, 1),
+            "metrics": collect_metrics(notebook), "error": error}
+
+
+def format_table(rows: list[dict]) -> str:
+    """Plain-text table of summary rows."""
+    lines = [f"{'notebook':<36} {'status':<7} {'seconds':>8}  metrics"]
+    for row in rows:
+        metrics = ", ".join(f"{k}={v}" for k, v in row["metrics"].items())
+        lines.append(f"{row['notebook']:<36} {row['status']:<7} {row['seconds']:>8.1f}  {metrics}")
+        if row["error"]:
+            lines.append(f"{'':<36} error: {row['error']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--profile", default=None, help="quick or full (default: by hardware)")
+    parser.add_argument("--out", type=Path, default=REPO / "runs")
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    args = parser.parse_args(argv)
+    if args.profile:
+        os.environ[PROFILE_ENV] = args.profile  # the kernels inherit it
+    paths = args.notebooks or sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    rows = []
+    for path in paths:
+        print(f"running {path.name} ...", flush=True)
+        rows.append(run_notebook(path, args.out, timeout=args.timeout))
+    print(format_table(rows))
+    (args.out / "summary.json").write_text(json.dumps(rows, indent=2))
+    return 0 if all(r["status"] == "ok" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

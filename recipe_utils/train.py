@@ -1,0 +1,248 @@
+"""The training core: `fit` one model with one frozen config, `evaluate` on a whole split.
+
+`fit` records the loss of every step and, every epoch, loss and accuracy on the WHOLE
+training and validation splits (not a running average over augmented batches). It
+checkpoints after each epoch and resumes exactly: an interrupted run continued from its
+checkpoint gives the same numbers as an uninterrupted one (on CPU). A NaN or inf loss
+stops training at once with the step that produced it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .schedules import get_schedule
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """One experiment's training settings; vary with `dataclasses.replace`."""
+
+    epochs: int = 10
+    lr: float = 3e-4
+    optimizer: str = "adam"  # "adam", "adamw" or "sgd"
+    momentum: float = 0.9  # sgd only
+    nesterov: bool = False  # sgd only
+    weight_decay: float = 0.0
+    schedule: str = "constant"  # a name in recipe_utils.schedules.SCHEDULES
+    warmup: float = 0.0  # fraction of all steps
+    decay_every: int = 0  # epochs between decays, step_decay only
+    decay_factor: float = 0.1  # step_decay only
+    label_smoothing: float = 0.0
+    grad_clip: float | None = None  # max global grad norm
+    amp: bool = True  # bf16 autocast; only ever used on CUDA
+    eval_train: bool = True  # whole-train-split evaluation every epoch
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class History:
+    """What `fit` measured. step_* have one entry per optimizer step, epochs one per epoch."""
+
+    step_loss: list[float] = dataclasses.field(default_factory=list)
+    step_lr: list[float] = dataclasses.field(default_factory=list)
+    epochs: list[dict] = dataclasses.field(default_factory=list)
+
+    def column(self, key: str) -> list[float]:
+        """One per-epoch metric as a list, e.g. `history.column("val_acc")`."""
+        return [record[key] for record in self.epochs]
+
+    @property
+    def final(self) -> dict:
+        return self.epochs[-1] if self.epochs else {}
+
+
+class Evaluation(NamedTuple):
+    loss: float
+    accuracy: float
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or inf."""
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """The optimizer `config` names, over the model's trainable parameters."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
+                               nesterov=config.nesterov, weight_decay=config.weight_decay)
+    raise ValueError(f"Unknown optimizer {config.optimizer!r}; use 'adam', 'adamw' or 'sgd'.")
+
+
+def _autocast(device: torch.device, enabled: bool):
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16,
+                          enabled=enabled and device.type == "cuda")
+
+
+@torch.no_grad()
+def predict(model: nn.Module, loader, *, device=None, amp: bool = True) -> torch.Tensor:
+    """Logits float32 (N, C) on the CPU for every example of `loader`, in order."""
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        outputs = []
+        for inputs, _ in loader:
+            with _autocast(device, amp):
+                outputs.append(model(inputs.to(device)).float().cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(outputs)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader, *, loss_fn: nn.Module | None = None, device=None,
+             amp: bool = True) -> Evaluation:
+    """Mean loss and accuracy over EVERY example of `loader` (eval mode, restored after)."""
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    was_training = model.training
+    model.eval()
+    total_loss, correct, count = 0.0, 0, 0
+    try:
+        for inputs, targets in loader:
+            inputs, targets = inputs.to(device), targets.to(device)
+            with _autocast(device, amp):
+                logits = model(inputs)
+            total_loss += loss_fn(logits.float(), targets).item() * len(targets)
+            correct += (logits.argmax(1) == targets).sum().item()
+            count += len(targets)
+    finally:
+        model.train(was_training)
+    if count == 0:
+        raise ValueError("evaluate() got an empty loader.")
+    return Evaluation(loss=total_loss / count, accuracy=correct / count)
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # atomic: a crash mid-save never corrupts the last checkpoint
+
+
+def _load_checkpoint(path: Path, config: TrainConfig, model, optimizer, device) -> tuple[int, History]:
+    state = torch.load(path, map_location=device, weights_only=False)
+    if state["config"] != dataclasses.asdict(config):
+        changed = {k: (state["config"].get(k), v) for k, v in dataclasses.asdict(config).items()
+                   if state["config"].get(k) != v}
+        raise ValueError(f"Checkpoint {path} was written with another config (saved, now: "
+                         f"{changed}). Use a new checkpoint path, or delete it to start over.")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"])
+    if torch.cuda.is_available() and state.get("cuda_rng") is not None:
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    return state["epoch"], History(**state["history"])
+
+
+def fit(
+    model: nn.Module,
+    train_loader,
+    *,
+    config: TrainConfig,
+    val_loader=None,
+    loss_fn: nn.Module | None = None,
+    device: str | torch.device | None = None,
+    checkpoint: str | Path | None = None,
+    callback: Callable[[int, nn.Module, dict], None] | None = None,
+    progress: bool = True,
+) -> History:
+    """Train `model` on `train_loader` (a DeviceLoader) for `config.epochs` epochs.
+
+    Resumes from `checkpoint` when that file exists, and writes it after every epoch.
+    `callback(epoch, model, record)` runs after each epoch's evaluation.
+    Returns the History; raises NonFiniteLossError on a NaN/inf loss.
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.to(device)
+    loss_fn = loss_fn or nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    plain_loss = nn.CrossEntropyLoss()
+    optimizer = make_optimizer(model, config)
+    schedule = get_schedule(config.schedule)
+    steps_per_epoch = len(train_loader)
+    total_steps = config.epochs * steps_per_epoch
+    torch.manual_seed(config.seed)  # dropout and any other global-RNG draws
+    start_epoch, history = 0, History()
+    checkpoint = Path(checkpoint) if checkpoint is not None else None
+    if checkpoint is not None and checkpoint.exists():
+        start_epoch, history = _load_checkpoint(checkpoint, config, model, optimizer, device)
+    schedule_kwargs = _schedule_kwargs(config, steps_per_epoch)
+    train_eval = train_loader.without_augmentation() if config.eval_train else None
+
+    bar = tqdm(total=total_steps, initial=start_epoch * steps_per_epoch, disable=not progress,
+               desc="train", unit="step")
+    for epoch in range(start_epoch, config.epochs):
+        model.train()
+        train_loader.set_epoch(epoch)
+        started = time.perf_counter()
+        for b, (inputs, targets) in enumerate(train_loader):
+            step = epoch * steps_per_epoch + b
+            lr = config.lr * schedule(step, total_steps, **schedule_kwargs)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            inputs, targets = inputs.to(device), targets.to(device)
+            with _autocast(device, config.amp):
+                logits = model(inputs)
+            loss = loss_fn(logits.float(), targets)
+            value = loss.item()
+            if not torch.isfinite(loss):
+                last = f"; the last good checkpoint (epoch {epoch}) is {checkpoint}" if checkpoint else ""
+                raise NonFiniteLossError(
+                    f"Loss became {value} at epoch {epoch + 1}, step {b + 1} of {steps_per_epoch} "
+                    f"(global step {step}, lr {lr:.3g}). Likely causes: learning rate too high, "
+                    f"inputs not normalized, or log/division by zero in a custom loss{last}."
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            history.step_loss.append(value)
+            history.step_lr.append(lr)
+            bar.update(1)
+            bar.set_postfix(epoch=epoch + 1, loss=f"{value:.3f}")
+        record = {"epoch": epoch + 1, "lr": lr, "seconds": time.perf_counter() - started}
+        if train_eval is not None:
+            record["train_loss"], record["train_acc"] = evaluate(
+                model, train_eval, loss_fn=plain_loss, device=device, amp=config.amp)
+        else:
+            recent = history.step_loss[-steps_per_epoch:]
+            record["train_loss"] = sum(recent) / len(recent)
+        if val_loader is not None:
+            record["val_loss"], record["val_acc"] = evaluate(
+                model, val_loader, loss_fn=plain_loss, device=device, amp=config.amp)
+        history.epochs.append(record)
+        if callback is not None:
+            callback(epoch, model, record)
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, {
+                "epoch": epoch + 1, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "history": dataclasses.asdict(history),
+                "config": dataclasses.asdict(config), "rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            })
+    bar.close()
+    return history
+
+
+def _schedule_kwargs(config: TrainConfig, steps_per_epoch: int) -> dict:
+    if config.schedule == "step_decay":
+        if config.decay_every < 1:
+            raise ValueError("schedule='step_decay' needs decay_every >= 1 (epochs).")
+        return {"every": config.decay_every * steps_per_epoch, "factor": config.decay_factor}
+    return {"warmup": config.warmup}
