@@ -202,8 +202,9 @@ def load_offline_bundle(path: str | Path, *, cache_dir: str | Path | None = None
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise DataError(f"The offline bundle {path} does not exist (from ${OFFLINE_ENV} or "
-                        "offline=). Point it at cifar10_jpeg.npz, or unset it to download.")
+        raise DataError(f"The offline bundle {path} does not exist (resolved from {Path.cwd()}: "
+                        f"{path.resolve()}; from ${OFFLINE_ENV} or offline=). Point it at "
+                        "cifar10_jpeg.npz with an absolute path, or unset it to download.")
     digest = sha256sum(path)
     cache = Path(cache_dir or default_data_dir()) / f"cifar10_offline_{digest[:12]}"
     names = ("train_images", "train_labels", "test_images", "test_labels")

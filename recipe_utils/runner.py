@@ -12,10 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
 
+from .cifar import DATA_DIR_ENV, OFFLINE_ENV
 from .course import METRICS_KEY
 from .profile import PROFILE_ENV
 
@@ -45,7 +47,7 @@ def run_notebook(path: Path, out_dir: Path, *, timeout: int) -> dict:
     try:
         client.execute()
     except CellExecutionError as e:
-        status, error = "FAILED", str(e).strip().splitlines()[-1][:200]
+        status, error = "FAILED", re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip().splitlines()[-1][:300]
     except Exception as e:  # a dead kernel or a timeout must not stop the other notebooks
         status, error = "FAILED", f"{type(e).__name__}: {e}"[:200]
     seconds = time.perf_counter() - started
@@ -75,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.profile:
         os.environ[PROFILE_ENV] = args.profile  # the kernels inherit it
+    for name in (OFFLINE_ENV, DATA_DIR_ENV):  # kernels run in notebooks/: make paths absolute
+        if os.environ.get(name):
+            os.environ[name] = str(Path(os.environ[name]).expanduser().resolve())
     paths = args.notebooks or sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     rows = []
     for path in paths:

@@ -1,0 +1,41 @@
+# nn-recipe: every target sets itself up (venv, install, data) so a fresh clone just works.
+#   make test    unit tests + every notebook under nbval, quick profile
+#   make course  execute every notebook in order, print the summary (runs/)
+#   make lab     JupyterLab on notebooks/
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# relative paths are resolved here, because notebooks run from notebooks/
+export RECIPE_CIFAR10_OFFLINE := $(if $(RECIPE_CIFAR10_OFFLINE),$(abspath $(RECIPE_CIFAR10_OFFLINE)),)
+
+.PHONY: test course lab data lint benchmark clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+data: $(STAMP)
+	$(PY) datasets/fetch.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: $(STAMP) data lint
+	RECIPE_PROFILE=quick $(PY) -m pytest tests
+	RECIPE_PROFILE=quick $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
+
+course: $(STAMP) data
+	$(PY) -m recipe_utils.runner $(if $(RECIPE_PROFILE),--profile $(RECIPE_PROFILE),)
+
+lab: $(STAMP) data
+	$(VENV)/bin/jupyter lab notebooks
+
+benchmark: $(STAMP) data
+	$(PY) benchmarks/loader_speed.py
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,31 @@
+"""The notebook helpers and the `make course` runner."""
+
+import json
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+from recipe_utils import course, runner
+
+
+def test_start_returns_what_notebooks_need(capsys):
+    c = course.start("quick", seed=3)
+    assert c.profile.name == "quick" and c.device.type in ("cpu", "cuda", "mps") and c.seed == 3
+    assert "torch" in capsys.readouterr().out
+
+
+def test_runner_executes_and_collects_metrics(tmp_path, capsys):
+    good = new_notebook(cells=[new_code_cell(
+        "import os, recipe_utils as ru\n"
+        "ru.record(answer=42, profile=os.environ['RECIPE_PROFILE'])")])
+    bad = new_notebook(cells=[new_code_cell("assert 1 + 1 == 3, 'arithmetic is broken'")])
+    nbformat.write(good, tmp_path / "00_good.ipynb")
+    nbformat.write(bad, tmp_path / "01_bad.ipynb")
+    code = runner.main([str(tmp_path / "00_good.ipynb"), str(tmp_path / "01_bad.ipynb"),
+                        "--profile", "quick", "--out", str(tmp_path / "runs")])
+    out = capsys.readouterr().out
+    assert code == 1  # one notebook failed
+    rows = json.loads((tmp_path / "runs" / "summary.json").read_text())
+    assert rows[0]["status"] == "ok" and rows[0]["metrics"] == {"answer": 42, "profile": "quick"}
+    assert rows[1]["status"] == "FAILED" and "arithmetic is broken" in rows[1]["error"]
+    assert "answer=42" in out and (tmp_path / "runs" / "00_good.ipynb").exists()

@@ -1,0 +1,77 @@
+"""The course's files agree with each other: notebooks, README, Binder, packaging."""
+
+import json
+import re
+import stat
+from pathlib import Path
+
+import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    tomllib = pytest.importorskip("tomli")
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+REPO_URL = PYPROJECT["project"]["urls"]["Repository"]
+
+
+def _code_cells(path):
+    return [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+
+
+def _source(cell):
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def test_there_are_notebooks():
+    assert [p.name for p in NOTEBOOKS][:1] == ["00_setup.ipynb"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_conventions(path):
+    cells = json.loads(path.read_text())["cells"]
+    code = _code_cells(path)
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), \
+        "commit notebooks without outputs"
+    colab = _source(code[0])
+    assert 'if "google.colab" in sys.modules:' in colab and f"git clone -q --depth 1 {REPO_URL}" in colab
+    assert "parameters" in code[1]["metadata"].get("tags", []) and "PROFILE" in _source(code[1])
+    badge = f"colab.research.google.com/github/{REPO_URL.split('github.com/')[1]}/blob/main/notebooks/{path.name}"
+    assert badge in _source(cells[0])
+    assert any("assert " in _source(c) for c in code), "every notebook asserts its key results"
+
+
+def test_readme_lists_every_notebook_and_the_commands():
+    readme = (REPO / "README.md").read_text()
+    for path in NOTEBOOKS:
+        assert path.stem in readme
+    for command in ("make test", "make course", "make lab", "RECIPE_CIFAR10_OFFLINE", "RECIPE_PROFILE"):
+        assert command in readme
+
+
+def _requirement_names(lines):
+    return {re.split(r"[<>=!~ \[]", line)[0].lower(): line.replace(" ", "") for line in lines}
+
+
+def test_binder_matches_pyproject():
+    lines = [line.strip() for line in (REPO / "binder" / "requirements.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert "-e ." in lines
+    assert any(line.startswith("--extra-index-url") and "/whl/cpu" in line for line in lines)
+    binder = _requirement_names(line for line in lines if not line.startswith("-"))
+    core = _requirement_names(PYPROJECT["project"]["dependencies"])
+    assert binder == core
+    runtime = (REPO / "binder" / "runtime.txt").read_text().strip()
+    major, minor = map(int, runtime.removeprefix("python-").split("."))
+    assert (major, minor) >= tuple(map(int, PYPROJECT["project"]["requires-python"][2:].split(".")))
+    post = REPO / "binder" / "postBuild"
+    assert post.stat().st_mode & stat.S_IXUSR and "set -euo pipefail" in post.read_text()
+    assert "datasets/fetch.py" in post.read_text()
+
+
+def test_no_exact_pins_in_package_metadata():
+    deps = PYPROJECT["project"]["dependencies"] + sum(PYPROJECT["project"]["optional-dependencies"].values(), [])
+    assert not [d for d in deps if "==" in d or "<" in d]

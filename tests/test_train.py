@@ -1,0 +1,131 @@
+"""fit / evaluate: determinism, exact resume, NaN detection, whole-split evaluation."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from recipe_utils import models
+from recipe_utils.loader import Augment, DeviceLoader
+from recipe_utils.profile import seed_everything
+from recipe_utils.train import NonFiniteLossError, TrainConfig, evaluate, fit
+
+CONFIG = TrainConfig(epochs=3, lr=3e-3, eval_train=True, seed=0)
+
+
+def _loaders(n=96, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n)
+    images = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+    images[..., 0] = (labels * 25)[:, None, None]  # a learnable signal in the red channel
+    common = dict(mean=[0.5] * 3, std=[0.25] * 3)
+    train = DeviceLoader(images, labels, batch_size=32, shuffle=True,
+                         augment=Augment(flip=True, translate=2), **common)
+    val = DeviceLoader(images[:40], labels[:40], batch_size=16, **common)
+    return train, val
+
+
+def _model(seed=0, dropout=0.2):
+    seed_everything(seed)
+    return models.tiny_cnn(width=8, dropout=dropout)
+
+
+def _run(config=CONFIG, checkpoint=None, model=None):
+    train, val = _loaders()
+    model = model or _model()
+    history = fit(model, train, val_loader=val, config=config, checkpoint=checkpoint,
+                  progress=False)
+    return history, model
+
+
+def test_same_seed_same_history():
+    h1, m1 = _run()
+    h2, m2 = _run()
+    assert h1.step_loss == h2.step_loss and h1.epochs[-1]["val_loss"] == h2.epochs[-1]["val_loss"]
+    for a, b in zip(m1.parameters(), m2.parameters()):
+        assert torch.equal(a, b)
+    h3, _ = _run(dataclasses.replace(CONFIG, seed=1))
+    assert h3.step_loss != h1.step_loss
+
+
+def test_history_shape_and_whole_split_metrics():
+    history, model = _run()
+    train, val = _loaders()
+    assert len(history.step_loss) == 3 * len(train) == len(history.step_lr)
+    assert [r["epoch"] for r in history.epochs] == [1, 2, 3]
+    loss, acc = evaluate(model, val)
+    assert history.final["val_loss"] == pytest.approx(loss) and history.final["val_acc"] == acc
+    # train metrics are the whole split, unaugmented, not the mean of step losses
+    loss, acc = evaluate(model, train.without_augmentation())
+    assert history.final["train_loss"] == pytest.approx(loss)
+    assert history.step_loss[-1] < history.step_loss[0]
+
+
+def test_evaluate_counts_every_example_and_restores_mode():
+    _, val = _loaders()
+    model = _model()
+    model.train()
+    calls = []
+    model.register_forward_hook(lambda m, i, o: calls.append(len(i[0])))
+    evaluate(model, val)
+    assert sum(calls) == 40 and model.training
+
+
+class Interrupt(nn.Module):
+    """Wraps a model and raises KeyboardInterrupt at the n-th training forward pass."""
+
+    def __init__(self, inner, at):
+        super().__init__()
+        self.inner, self.at, self.calls = inner, at, 0
+
+    def forward(self, x):
+        if self.training:
+            self.calls += 1
+            if self.calls == self.at:
+                raise KeyboardInterrupt
+        return self.inner(x)
+
+
+def test_resume_after_interrupt_equals_uninterrupted(tmp_path):
+    reference, ref_model = _run()
+    path = tmp_path / "ckpt.pt"
+    seed_everything(0)
+    wrapped = Interrupt(models.tiny_cnn(width=8, dropout=0.2), at=5)  # mid epoch 2
+    train, val = _loaders()
+    with pytest.raises(KeyboardInterrupt):
+        fit(wrapped, train, val_loader=val, config=CONFIG, checkpoint=path, progress=False)
+    assert torch.load(path, weights_only=False)["epoch"] == 1
+    fresh = Interrupt(models.tiny_cnn(width=8, dropout=0.2), at=-1)  # new process, new init
+    history = fit(fresh, train, val_loader=val, config=CONFIG, checkpoint=path, progress=False)
+    assert history.step_loss == reference.step_loss
+    assert history.epochs == [dict(r, seconds=h["seconds"]) for r, h in
+                              zip(reference.epochs, history.epochs)]
+    for a, b in zip(fresh.inner.parameters(), ref_model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_resume_with_another_config_is_refused(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    _run(dataclasses.replace(CONFIG, epochs=1), checkpoint=path)
+    with pytest.raises(ValueError, match="another config.*'lr'"):
+        _run(dataclasses.replace(CONFIG, epochs=1, lr=1.0), checkpoint=path)
+
+
+def test_nan_loss_stops_with_the_step():
+    with pytest.raises(NonFiniteLossError, match=r"epoch \d+, step \d+ of 3.*learning rate"):
+        _run(dataclasses.replace(CONFIG, lr=1e6, optimizer="sgd", momentum=0.0))
+
+
+def test_nan_input_is_caught_at_the_first_step():
+    train, _ = _loaders()
+    train.mean = train.mean * float("nan")
+    with pytest.raises(NonFiniteLossError, match="epoch 1, step 1 of 3"):
+        fit(_model(), train, config=CONFIG, progress=False)
+
+
+def test_step_decay_schedule_is_applied():
+    config = dataclasses.replace(CONFIG, schedule="step_decay", decay_every=1, decay_factor=0.5)
+    history, _ = _run(config)
+    assert history.step_lr[:3] == [3e-3] * 3 and history.step_lr[3] == pytest.approx(1.5e-3)
