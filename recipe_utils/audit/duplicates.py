@@ -1,0 +1,183 @@
+"""Exact and near-duplicate images, found by a chunked nearest-neighbour search.
+
+Each image becomes a small descriptor: the central 24x24 crop, average-pooled, then
+centred and scaled to unit length. Centring and scaling make it blind to global
+brightness and contrast changes; pooling absorbs JPEG noise. Two passes:
+
+1. search: 8x8x3 descriptors; each query also at 2-pixel shifts and mirrored; each
+   query keeps its `per_image` most similar references;
+2. decide: those candidates are compared again at 12x12x3, with the query shifted by
+   every offset up to 3 pixels, mirrored, and rescaled by -12%, 0 and +12%. A pair's distance is the best over these
+   alignments: 1 - cosine similarity, 0 for identical images.
+
+No N x M matrix is ever held: queries and references are processed in blocks and only
+each query's few nearest references are kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ._checks import check_images
+
+# chosen on CIFAR-10 (notebook 01): most of ciFAIR's near duplicates fall below it, and
+# about 99% of ordinary test images have no training image this close
+DEFAULT_THRESHOLD = 0.05
+SHIFTS = (-2, 0, 2)  # coarse search
+FINE_SHIFTS = tuple(range(-3, 4))  # re-scoring of each image's candidates, every pixel
+FINE_SIZES = (28, 32, 36)  # ... and at three scales, for slight crops and rescales
+_CROP, _POOL, _FINE_POOL = 24, 3, 2
+
+
+@dataclasses.dataclass(frozen=True)
+class DuplicatePairs:
+    """Pairs sorted by ascending distance. i indexes `images`; j indexes `other` (or
+    `images`, with i < j, when no `other` was given)."""
+
+    i: np.ndarray  # int64 (P,)
+    j: np.ndarray  # int64 (P,)
+    distance: np.ndarray  # float32 (P,)
+
+    def __len__(self) -> int:
+        return len(self.i)
+
+    def __getitem__(self, key) -> DuplicatePairs:
+        return DuplicatePairs(self.i[key], self.j[key], self.distance[key])
+
+
+def _resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (N, H, W, 3) -> float (N, 3, size, size)."""
+    x = images.permute(0, 3, 1, 2).float()
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
+                          align_corners=False)
+    return x
+
+
+def _descriptors(images: torch.Tensor, dy: int = 0, dx: int = 0, flip: bool = False,
+                 pool: int = _POOL, x: torch.Tensor | None = None) -> torch.Tensor:
+    """uint8 (N, H, W, 3) (or `x`, already resized float) -> float32 (N, D) unit-length,
+    zero-mean descriptors of the central 24x24 crop shifted by (dy, dx)."""
+    x = _resize(images, 32) if x is None else x
+    if flip:
+        x = x.flip(-1)
+    margin = (x.shape[-1] - _CROP) // 2
+    top, left = margin + dy, margin + dx
+    x = x[:, :, top:top + _CROP, left:left + _CROP]
+    x = F.avg_pool2d(x, pool).flatten(1)
+    x = x - x.mean(1, keepdim=True)
+    return x / x.norm(dim=1, keepdim=True).clamp_min(1e-6)
+
+
+def _variants(images: torch.Tensor, shifts, flips: bool, pool: int = _POOL) -> list[torch.Tensor]:
+    return [_descriptors(images, dy, dx, flip, pool)
+            for flip in ((False, True) if flips else (False,))
+            for dy in shifts for dx in shifts]
+
+
+def _rescore(images: torch.Tensor, fine_refs: torch.Tensor, flips: bool) -> torch.Tensor:
+    """Best fine similarity of each image (B,) to each of its candidates (B, k, D)."""
+    best = None
+    for size in FINE_SIZES:  # slight zoom out, none, slight zoom in
+        x = _resize(images, size)
+        reach = min(max(FINE_SHIFTS), (size - _CROP) // 2)
+        for flip in (False, True) if flips else (False,):
+            for dy in range(-reach, reach + 1):
+                for dx in range(-reach, reach + 1):
+                    q = _descriptors(images, dy, dx, flip, _FINE_POOL, x=x)
+                    sim = torch.einsum("bd,bkd->bk", q, fine_refs)
+                    best = sim if best is None else torch.maximum(best, sim)
+    return best
+
+
+def find_duplicates(
+    images: np.ndarray,
+    other: np.ndarray | None = None,
+    *,
+    max_pairs: int | None = None,
+    threshold: float | None = None,
+    per_image: int = 5,
+    shifts: tuple[int, ...] = SHIFTS,
+    flips: bool = True,
+    device: str | torch.device = "cpu",
+    block: int = 1024,
+) -> DuplicatePairs:
+    """Pairs of (near-)duplicate images, closest first.
+
+    images: uint8 (N, H, W, 3); other: uint8 (M, H', W', 3) or None.
+    threshold: keep pairs with distance <= threshold (default DEFAULT_THRESHOLD, or no
+    limit when only `max_pairs` is given); max_pairs: keep the closest so many.
+    per_image: how many nearest matches each image of `images` may contribute.
+    """
+    images = check_images(images, "images")
+    if other is not None:
+        other = check_images(other, "other")
+    if threshold is None:
+        threshold = np.inf if max_pairs is not None else DEFAULT_THRESHOLD
+    device = torch.device(device)
+    reference_images = images if other is None else other
+    chunks = [torch.from_numpy(reference_images[s:s + 8 * block]).to(device)
+              for s in range(0, len(reference_images), 8 * block)]
+    references = torch.cat([_descriptors(c) for c in chunks])
+    fine_references = torch.cat([_descriptors(c, pool=_FINE_POOL) for c in chunks])
+    del chunks
+    k = min(per_image + (other is None), len(references))
+    found_i, found_j, found_d = [], [], []
+    for start in range(0, len(images), block):
+        batch = torch.from_numpy(images[start:start + block]).to(device)
+        queries = _variants(batch, shifts, flips)
+        rows = torch.arange(start, start + len(queries[0]), device=device)
+        best_sim, best_idx = [], []
+        for ref_start in range(0, len(references), 8 * block):
+            ref = references[ref_start:ref_start + 8 * block]
+            sim = queries[0] @ ref.T
+            for q in queries[1:]:
+                torch.maximum(sim, q @ ref.T, out=sim)
+            if other is None:  # an image is not its own duplicate
+                cols = torch.arange(ref_start, ref_start + len(ref), device=device)
+                sim[rows[:, None] == cols[None, :]] = -2.0
+            top = sim.topk(min(k, len(ref)), dim=1)
+            best_sim.append(top.values)
+            best_idx.append(top.indices + ref_start)
+        sims, idx = torch.cat(best_sim, 1), torch.cat(best_idx, 1)
+        candidates = idx.gather(1, sims.topk(min(k, sims.shape[1]), dim=1).indices)
+        # the coarse search finds candidates; an every-pixel aligned, finer match decides
+        fine = _rescore(batch, fine_references[candidates], flips)
+        if other is None:
+            fine[candidates == rows[:, None]] = -2.0
+        distance = 1.0 - fine
+        keep = distance <= threshold
+        found_i.append(rows[:, None].expand_as(keep)[keep].cpu())
+        found_j.append(candidates[keep].cpu())
+        found_d.append(distance[keep].cpu())
+    i = torch.cat(found_i).numpy().astype(np.int64)
+    j = torch.cat(found_j).numpy().astype(np.int64)
+    d = torch.cat(found_d).numpy().astype(np.float32).clip(0, None)
+    if other is None:  # (i, j) and (j, i) are the same pair: keep its best distance once
+        i, j = np.minimum(i, j), np.maximum(i, j)
+        order = np.lexsort((d, j, i))
+        i, j, d = i[order], j[order], d[order]
+        first = np.ones(len(i), bool)
+        first[1:] = (i[1:] != i[:-1]) | (j[1:] != j[:-1])
+        i, j, d = i[first], j[first], d[first]
+    order = np.argsort(d, kind="stable")[:max_pairs]
+    return DuplicatePairs(i[order], j[order], d[order])
+
+
+def duplicate_groups(pairs: DuplicatePairs, n: int) -> np.ndarray:
+    """Connected components of a within-set pair list: int64 (n,) group id per image."""
+    parent = np.arange(n)
+
+    def root(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for a, b in zip(pairs.i, pairs.j):
+        parent[root(a)] = root(b)
+    return np.array([root(a) for a in range(n)], dtype=np.int64)
