@@ -204,3 +204,27 @@ def test_query_filters_sorts_and_pages():
         q.sort_by("size")
     with pytest.raises(ValueError, match="has 3 values"):
         q.with_scores(bad=np.zeros(3))
+
+
+def test_cross_val_probs_are_out_of_sample_and_find_flipped_labels():
+    import dataclasses
+
+    from recipe_utils import models
+    from recipe_utils.crossval import cross_val_probs
+    from recipe_utils.train import TrainConfig
+
+    rng = np.random.default_rng(0)
+    true = rng.integers(0, 4, 400)
+    images = rng.integers(0, 60, (400, 32, 32, 3)).astype(np.uint8)
+    images[..., 0] += (true * 60).astype(np.uint8)[:, None, None]  # class = red level
+    given = true.copy()
+    flipped = rng.choice(400, 12, replace=False)
+    given[flipped] = (true[flipped] + 2) % 4
+    config = TrainConfig(epochs=6, lr=1e-2, eval_train=False)
+    probs = cross_val_probs(images, given, make_model=lambda: models.tiny_cnn(num_classes=4, width=8),
+                            config=config, folds=2, batch_size=50)
+    assert probs.shape == (400, 4) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    ranked = audit.find_label_issues(given, probs)
+    assert audit.precision_at_k(ranked, set(flipped.tolist()), 12) >= 0.75
+    with pytest.raises(ValueError, match="folds must be at least 2"):
+        cross_val_probs(images, given, make_model=None, config=dataclasses.replace(config), folds=1)

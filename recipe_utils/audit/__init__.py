@@ -7,8 +7,7 @@ CIFAR-10.
 
 from .browse import browse_page, browser
 from .duplicates import DEFAULT_THRESHOLD, DuplicatePairs, duplicate_groups, find_duplicates
-from .labels import (confident_joint_flags, find_label_issues, label_quality,
-                     precision_at_k)
+from .labels import confident_joint_flags, find_label_issues, label_quality, precision_at_k
 from .outliers import OutlierScores, outlier_scores, robust_z
 from .query import ImageQuery
 from .reference import load_reference, reference_dir
