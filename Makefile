@@ -36,6 +36,7 @@ lab: $(STAMP) data
 
 benchmark: $(STAMP) data
 	$(PY) benchmarks/loader_speed.py
+	$(PY) benchmarks/duplicates_speed.py
 
 clean:
 	rm -rf runs .pytest_cache

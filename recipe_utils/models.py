@@ -28,3 +28,47 @@ def tiny_cnn(*, num_classes: int = 10, width: int = 16, dropout: float = 0.0) ->
 def count_parameters(model: nn.Module, *, trainable_only: bool = True) -> int:
     """Number of (trainable) scalar parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 conv-BN layers with a residual connection (ResNet-18's block)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False),
+                                          nn.BatchNorm2d(c_out))
+
+    def forward(self, x):
+        out = self.bn1(self.conv1(x)).relu()
+        return (self.bn2(self.conv2(out)) + self.shortcut(x)).relu()
+
+
+def resnet18(*, num_classes: int = 10, width: int = 64, dropout: float = 0.0,
+             blocks: tuple[int, ...] = (2, 2, 2, 2)) -> nn.Module:
+    """ResNet-18 for 32x32 inputs (3x3 stem, no max-pool), as in most CIFAR papers.
+
+    (N, 3, 32, 32) -> stages at 32, 16, 8, 4 px with width x (1, 2, 4, 8) channels
+    -> global average -> logits (N, num_classes). 11.2M parameters at width 64.
+    """
+    layers = [nn.Conv2d(3, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+    c_in = width
+    for stage, n in enumerate(blocks):
+        c_out = width * 2 ** stage
+        for b in range(n):
+            layers.append(BasicBlock(c_in, c_out, stride=2 if stage > 0 and b == 0 else 1))
+            c_in = c_out
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c_in, num_classes)]
+    return nn.Sequential(*layers)
+
+
+def mlp(*, num_classes: int = 10, hidden: int = 256, dropout: float = 0.0,
+        in_features: int = 3 * 32 * 32) -> nn.Module:
+    """Flatten -> Linear -> ReLU -> Dropout -> Linear."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(in_features, hidden), nn.ReLU(),
+                         nn.Dropout(dropout), nn.Linear(hidden, num_classes))
