@@ -72,3 +72,22 @@ def mlp(*, num_classes: int = 10, hidden: int = 256, dropout: float = 0.0,
     """Flatten -> Linear -> ReLU -> Dropout -> Linear."""
     return nn.Sequential(nn.Flatten(), nn.Linear(in_features, hidden), nn.ReLU(),
                          nn.Dropout(dropout), nn.Linear(hidden, num_classes))
+
+
+def set_output_bias(model: nn.Module, class_counts) -> nn.Module:
+    """Set the last Linear layer's bias to log(class prior), so that the untrained model
+    already predicts the class frequencies (no "hockey stick" at the start of training).
+
+    class_counts: (C,) counts or frequencies of each class in the training set.
+    """
+    import torch
+
+    last = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not last or last[-1].bias is None:
+        raise ValueError("set_output_bias needs a final nn.Linear layer with a bias.")
+    counts = torch.as_tensor(class_counts, dtype=torch.float32)
+    if counts.shape != last[-1].bias.shape or (counts <= 0).any():
+        raise ValueError(f"class_counts must be {tuple(last[-1].bias.shape)} positive numbers.")
+    with torch.no_grad():
+        last[-1].bias.copy_((counts / counts.sum()).log())
+    return model

@@ -4,10 +4,9 @@ import time
 
 import pytest
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from recipe_utils import checks, models
+from recipe_utils.bugzoo import planted_bugs
 from recipe_utils.preflight import preflight
 
 
@@ -42,86 +41,16 @@ def test_correct_models_pass(build):
     assert report.passed, str(report)
 
 
-class Softmaxed(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.net = models.tiny_cnn(width=8)
-
-    def forward(self, x):
-        return self.net(x).softmax(1)
-
-
-class MixesBatch(nn.Module):
-    """Flattens as (features, N) then transposes: each row mixes pixels of all examples."""
-
-    def __init__(self):
-        super().__init__()
-        self.head = nn.Linear(3 * 32 * 32, 10)
-
-    def forward(self, x):
-        n = len(x)
-        mixed = x.view(-1, n).t()  # the bug: should be x.view(n, -1), i.e. x.flatten(1)
-        return self.head(mixed)
-
-
-class Orphaned(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.net = models.mlp(hidden=32)
-        self.unused = nn.Linear(10, 10)  # defined, never called
-
-    def forward(self, x):
-        return self.net(x)
-
-
-class DropoutAtEval(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.net = models.mlp(hidden=32)
-
-    def forward(self, x):
-        return F.dropout(self.net(x), 0.5, training=True)  # ignores self.training
-
-
-def _scaled(model, factor):
-    with torch.no_grad():
-        for p in model.parameters():
-            p.mul_(factor)
-    return model
-
-
-def _frozen():
-    model = models.mlp(hidden=32)
-    model[1].weight.requires_grad_(False)
-    return model
-
-
-BUGS = {
-    "softmax into CrossEntropyLoss": (Softmaxed, {}, "outputs are logits"),
-    "view mixes the batch": (MixesBatch, {}, "batch independence"),
-    "all-zero init": (lambda: _scaled(models.mlp(hidden=32), 0.0), {}, "gradients flow"),
-    "huge init": (lambda: _scaled(models.mlp(hidden=32), 30.0), {}, "loss at init"),
-    "frozen layer": (_frozen, {}, "gradients flow"),
-    "orphaned layer": (Orphaned, {}, "gradients flow"),
-    "optimizer on another model": (
-        lambda: models.mlp(hidden=32),
-        {"make_optimizer": lambda m: torch.optim.Adam(models.mlp(hidden=32).parameters(), lr=3e-4)},
-        "parameters update"),
-    "dropout active at eval": (DropoutAtEval, {}, "eval is deterministic"),
-    "labels misaligned": (lambda: models.mlp(hidden=32),
-                          {"batch": (BATCH[0], BATCH[1][torch.randperm(128, generator=torch.Generator().manual_seed(5))])},
-                          "beats zero-input baseline"),
-    "0-255 inputs": (lambda: models.mlp(hidden=32), {"batch": (BATCH[0] * 60 + 120, BATCH[1])},
-                     "input statistics"),
-}
+BUGS = planted_bugs(BATCH)
 
 
 @pytest.mark.parametrize("bug", list(BUGS))
 def test_planted_bug_is_caught_by_its_check(bug):
-    build, kwargs, check = BUGS[bug]
+    planted = BUGS[bug]
     torch.manual_seed(0)
-    report = run(build(), **kwargs)
+    report = run(planted.make_model(), planted.batch, make_optimizer=planted.make_optimizer)
     assert not report.passed
+    check = planted.caught_by
     assert not report[check].passed, f"{bug}: {check} missed it\n{report}"
     assert report[check].message  # says what is wrong and why
 

@@ -1,0 +1,108 @@
+"""Classic silent bugs, planted on purpose: for teaching, and for testing detectors.
+
+`planted_bugs(batch)` returns, per bug, how to build the buggy setup and which
+preflight check should catch it. Used by the tests, notebook 02, the field guide and
+`benchmarks/preflight_vs_checklist.py`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import models
+
+
+class Softmaxed(nn.Module):
+    """Ends in softmax, then fed to CrossEntropyLoss (which applies log-softmax itself)."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x).softmax(1)
+
+
+class ViewMixesBatch(nn.Module):
+    """Meant to flatten each image; `view(-1, n).t()` mixes pixels of all images."""
+
+    def __init__(self, num_classes: int = 10, in_features: int = 3 * 32 * 32):
+        super().__init__()
+        self.head = nn.Linear(in_features, num_classes)
+
+    def forward(self, x):
+        return self.head(x.view(-1, len(x)).t())  # correct: x.flatten(1)
+
+
+class Orphaned(nn.Module):
+    """Defines a layer that forward never uses."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+        self.unused = nn.Linear(10, 10)
+
+    def forward(self, x):
+        return self.inner(x)
+
+
+class DropoutAtEval(nn.Module):
+    """Calls F.dropout(training=True): dropout stays on in eval mode."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return F.dropout(self.inner(x), 0.5, training=True)
+
+
+def scaled(model: nn.Module, factor: float) -> nn.Module:
+    """Multiply every parameter by `factor` (0: all-zero init; large: huge init)."""
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(factor)
+    return model
+
+
+def frozen(model: nn.Module) -> nn.Module:
+    """Accidentally freeze the first weight tensor."""
+    next(model.parameters()).requires_grad_(False)
+    return model
+
+
+@dataclasses.dataclass(frozen=True)
+class PlantedBug:
+    make_model: Callable[[], nn.Module]
+    batch: tuple[torch.Tensor, torch.Tensor]
+    caught_by: str  # the preflight check that must fail
+    make_optimizer: Callable[[nn.Module], torch.optim.Optimizer] | None = None
+
+
+def planted_bugs(batch, *, seed: int = 0) -> dict[str, PlantedBug]:
+    """Each classic bug, planted into an MLP setup on `batch` (normalized inputs, targets)."""
+    inputs, targets = batch
+
+    def mlp():
+        return models.mlp(hidden=32)
+
+    shuffled = targets[torch.randperm(len(targets), generator=torch.Generator().manual_seed(seed))]
+    return {
+        "softmax into CrossEntropyLoss": PlantedBug(lambda: Softmaxed(mlp()), batch, "outputs are logits"),
+        "view mixes the batch": PlantedBug(ViewMixesBatch, batch, "batch independence"),
+        "all-zero init": PlantedBug(lambda: scaled(mlp(), 0.0), batch, "gradients flow"),
+        "huge init": PlantedBug(lambda: scaled(mlp(), 30.0), batch, "loss at init"),
+        "frozen layer": PlantedBug(lambda: frozen(mlp()), batch, "gradients flow"),
+        "orphaned layer": PlantedBug(lambda: Orphaned(mlp()), batch, "gradients flow"),
+        "optimizer on another model": PlantedBug(
+            mlp, batch, "parameters update",
+            make_optimizer=lambda m: torch.optim.Adam(mlp().parameters(), lr=3e-4)),
+        "dropout active at eval": PlantedBug(lambda: DropoutAtEval(mlp()), batch, "eval is deterministic"),
+        "labels misaligned with inputs": PlantedBug(mlp, (inputs, shuffled), "beats zero-input baseline"),
+        "un-normalized 0-255 inputs": PlantedBug(mlp, (inputs * 60 + 120, targets), "input statistics"),
+    }
