@@ -91,7 +91,10 @@ def planted_bugs(batch, *, seed: int = 0) -> dict[str, PlantedBug]:
     def mlp():
         return models.mlp(hidden=32)
 
-    shuffled = targets[torch.randperm(len(targets), generator=torch.Generator().manual_seed(seed))]
+    # labels shuffled separately from the images: a derangement, so no pair stays matched
+    order = torch.randperm(len(targets), generator=torch.Generator().manual_seed(seed))
+    shuffled = targets.clone()
+    shuffled[order] = targets[order.roll(1)]
     return {
         "softmax into CrossEntropyLoss": PlantedBug(lambda: Softmaxed(mlp()), batch, "outputs are logits"),
         "view mixes the batch": PlantedBug(ViewMixesBatch, batch, "batch independence"),
