@@ -8,13 +8,11 @@ Prints a table and writes benchmarks/results/duplicates_speed_<device>.json.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
+from _results import metadata, write
 
 from recipe_utils import audit, load_cifar10
 from recipe_utils.profile import select_device
@@ -37,17 +35,12 @@ def main() -> None:
     print(f"{'search':<28} {'seconds':>8} {'pairs/s':>12} {'flagged':>8}")
     print(f"{f'{len(test)} test x {len(train)} train':<28} {seconds:>8.1f} {rate:>12.3g} {len(pairs):>8}")
     result = {
-        "benchmark": "duplicates_speed", "date": datetime.date.today().isoformat(),
-        "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
-        "threads": torch.get_num_threads(), "torch": torch.__version__, "numpy": np.__version__,
+        **metadata("duplicates_speed", device), "numpy": np.__version__,
         "n_test": len(test), "n_train": len(train), "threshold": audit.DEFAULT_THRESHOLD,
         "seconds": round(seconds, 1), "pairs_per_s": float(f"{rate:.3g}"),
         "test_images_flagged": int(len(np.unique(pairs.i))),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"duplicates_speed_{device.type}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {path}")
+    write(result, f"duplicates_speed_{device.type}.json", args.out)
 
 
 if __name__ == "__main__":

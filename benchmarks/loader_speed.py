@@ -11,14 +11,11 @@ to benchmarks/results/.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import platform
 import time
 from pathlib import Path
 
 import torch
-import torchvision
+from _results import metadata, write
 from torchvision import transforms
 
 from recipe_utils import load_cifar10
@@ -88,18 +85,12 @@ def main() -> None:
     for name, rate in rows.items():
         print(f"{name:<30} {rate:>12,.0f} {rate / baseline:>8.1f}x")
     result = {
-        "benchmark": "loader_speed", "date": datetime.date.today().isoformat(),
-        "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
-        "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-        "torch": torch.__version__, "torchvision": torchvision.__version__,
+        **metadata("loader_speed", device),
         "n_images": args.n, "epochs": args.epochs, "batch_size": args.batch_size,
         "images_per_s": {k: round(v) for k, v in rows.items()},
         "ratio": round(rows["device_loader"] / baseline, 1),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"loader_speed_{device.type}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {path}")
+    write(result, f"loader_speed_{device.type}.json", args.out)
 
 
 if __name__ == "__main__":

@@ -11,13 +11,11 @@ too (false alarms). Prints a table, writes benchmarks/results/preflight_vs_check
 from __future__ import annotations
 
 import contextlib
-import datetime
 import io
-import json
 import time
-from pathlib import Path
 
 import torch
+from _results import metadata, write
 
 import recipe_utils as ru
 from recipe_utils import models
@@ -89,13 +87,11 @@ def main() -> None:
                      "preflight_seconds": round(seconds, 1), "neural_net_checklist": theirs})
         print(f"{name:<32} recipe_utils: {', '.join(ours) or '-':<45} "
               f"checklist: {', '.join(theirs) if theirs else '-'}", flush=True)
-    result = {"benchmark": "preflight_vs_checklist", "date": datetime.date.today().isoformat(),
-              "torch": torch.__version__, "device": "cpu", "data": "CIFAR-10 quick split, batch 256",
+    result = {**metadata("preflight_vs_checklist", torch.device("cpu")),
+              "data": "CIFAR-10 quick split, batch 256",
               "checklist_overfit_max_steps": OVERFIT_STEPS,
               "rows": rows}
-    out = Path(__file__).parent / "results" / "preflight_vs_checklist.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    write(result, "preflight_vs_checklist.json")
 
 
 if __name__ == "__main__":

@@ -20,22 +20,21 @@ class DownloadError(RuntimeError):
     """The file could not be fetched, or never matched its checksum."""
 
 
-def md5sum(path: str | Path, *, chunk_size: int = 1 << 20) -> str:
-    """Hex md5 of a file, read in chunks."""
-    digest = hashlib.md5()
+def file_digest(path: str | Path, algorithm: str, *, chunk_size: int = 1 << 20) -> str:
+    """Hex digest ("md5", "sha256", ...) of a file, read in chunks."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         while block := f.read(chunk_size):
             digest.update(block)
     return digest.hexdigest()
 
 
-def sha256sum(path: str | Path, *, chunk_size: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk_size):
-            digest.update(block)
-    return digest.hexdigest()
+def md5sum(path: str | Path) -> str:
+    return file_digest(path, "md5")
+
+
+def sha256sum(path: str | Path) -> str:
+    return file_digest(path, "sha256")
 
 
 def _fetch_into(url: str, part: Path, *, timeout: float, progress: bool) -> None:
