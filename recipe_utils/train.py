@@ -88,41 +88,40 @@ def _autocast(device: torch.device, enabled: bool):
                           enabled=enabled and device.type == "cuda")
 
 
-@torch.no_grad()
-def predict(model: nn.Module, loader, *, device=None, amp: bool = True) -> torch.Tensor:
-    """Logits float32 (N, C) on the CPU for every example of `loader`, in order."""
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+def _eval_batches(model: nn.Module, loader, device, amp: bool):
+    """Yield (float32 logits, targets) per batch in eval mode; the mode is restored after."""
     was_training = model.training
     model.eval()
     try:
-        outputs = []
-        for inputs, _ in loader:
-            with _autocast(device, amp):
-                outputs.append(model(inputs.to(device)).float().cpu())
+        with torch.no_grad():
+            for inputs, targets in loader:
+                with _autocast(device, amp):
+                    logits = model(inputs.to(device))
+                yield logits.float(), targets.to(device)
     finally:
         model.train(was_training)
-    return torch.cat(outputs)
 
 
-@torch.no_grad()
+def _device_of(model: nn.Module, device) -> torch.device:
+    return torch.device(device) if device is not None else next(model.parameters()).device
+
+
+def predict(model: nn.Module, loader, *, device=None, amp: bool = True) -> torch.Tensor:
+    """Logits float32 (N, C) on the CPU for every example of `loader`, in order."""
+    device = _device_of(model, device)
+    return torch.cat([logits.cpu() for logits, _ in _eval_batches(model, loader, device, amp)])
+
+
 def evaluate(model: nn.Module, loader, *, loss_fn: nn.Module | None = None, device=None,
              amp: bool = True) -> Evaluation:
     """Mean loss and accuracy over EVERY example of `loader` (eval mode, restored after)."""
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    device = _device_of(model, device)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    was_training = model.training
-    model.eval()
     total_loss, correct, count = 0.0, 0, 0
-    try:
-        for inputs, targets in loader:
-            inputs, targets = inputs.to(device), targets.to(device)
-            with _autocast(device, amp):
-                logits = model(inputs)
-            total_loss += loss_fn(logits.float(), targets).item() * len(targets)
-            correct += (logits.argmax(1) == targets).sum().item()
-            count += len(targets)
-    finally:
-        model.train(was_training)
+    for logits, targets in _eval_batches(model, loader, device, amp):
+        total_loss += loss_fn(logits, targets).item() * len(targets)
+        correct += (logits.argmax(1) == targets).sum().item()
+        count += len(targets)
     if count == 0:
         raise ValueError("evaluate() got an empty loader.")
     return Evaluation(loss=total_loss / count, accuracy=correct / count)
@@ -168,7 +167,7 @@ def fit(
     `callback(epoch, model, record)` runs after each epoch's evaluation.
     Returns the History; raises NonFiniteLossError on a NaN/inf loss.
     """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    device = _device_of(model, device)
     model.to(device)
     loss_fn = loss_fn or nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     plain_loss = nn.CrossEntropyLoss()
