@@ -14,6 +14,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,25 +37,40 @@ def collect_metrics(notebook) -> dict:
 def run_notebook(path: Path, out_dir: Path, *, timeout: int) -> dict:
     """Execute one notebook in its folder; returns a summary row."""
     import nbformat
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
 
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
     started = time.perf_counter()
-    status, error = "ok", ""
-    try:
-        client.execute()
-    except CellExecutionError as e:
-        status, error = "FAILED", re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip().splitlines()[-1][:300]
-    except Exception as e:  # a dead kernel or a timeout must not stop the other notebooks
-        status, error = "FAILED", f"{type(e).__name__}: {e}"[:200]
+    # IPC sockets in a private folder instead of TCP ports: two kernels starting at the
+    # same moment on one machine (a second runner, a test) cannot grab each other's port,
+    # which once left this runner waiting forever on a reply that went elsewhere.
+    with tempfile.TemporaryDirectory(prefix="recipe-kernel-") as sockets:
+        km = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "k"))
+        client = NotebookClient(notebook, km=km, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}})
+        try:
+            status, error = _execute(client)
+        finally:  # nbclient leaves a kernel manager it was given running
+            if km.has_kernel:
+                km.shutdown_kernel(now=True)
     seconds = time.perf_counter() - started
     out_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, out_dir / path.name)
     return {"notebook": path.name, "status": status, "seconds": round(seconds, 1),
             "metrics": collect_metrics(notebook), "error": error}
+
+
+def _execute(client) -> tuple[str, str]:
+    from nbclient.exceptions import CellExecutionError
+
+    try:
+        client.execute()
+    except CellExecutionError as e:
+        return "FAILED", re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip().splitlines()[-1][:300]
+    except Exception as e:  # a dead kernel or a timeout must not stop the other notebooks
+        return "FAILED", f"{type(e).__name__}: {e}"[:200]
+    return "ok", ""
 
 
 def format_table(rows: list[dict]) -> str:
@@ -73,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--profile", default=None, help="quick or full (default: by hardware)")
     parser.add_argument("--out", type=Path, default=REPO / "runs")
-    parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell (a hung cell fails, the rest still run)")
     args = parser.parse_args(argv)
     if args.profile:
         os.environ[PROFILE_ENV] = args.profile  # the kernels inherit it
