@@ -37,6 +37,7 @@ lab: $(STAMP) data
 benchmark: $(STAMP) data
 	$(PY) benchmarks/loader_speed.py
 	$(PY) benchmarks/duplicates_speed.py
+	$(PY) benchmarks/preflight_speed.py
 
 clean:
 	rm -rf runs .pytest_cache

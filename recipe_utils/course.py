@@ -56,3 +56,23 @@ def record(**metrics) -> dict:
     else:
         display({"text/plain": f"recorded: {text}"}, raw=True, metadata={METRICS_KEY: clean})
     return metrics
+
+
+def save_result(course: Course, name: str, results: dict, *, folder: str | Path | None = None) -> Path:
+    """Write a notebook's results as JSON with date, profile, device and versions.
+
+    Goes to the checkout's benchmarks/results/ (or `folder`) as `<name>_<device>.json`, so
+    that a full-profile run on a GPU leaves its numbers where the README quotes them from.
+    """
+    import datetime
+    import json
+
+    folder = Path(folder) if folder is not None else Path(__file__).resolve().parents[1] / \
+        "benchmarks" / "results"
+    folder.mkdir(parents=True, exist_ok=True)
+    info = environment_report(course.profile, course.device)
+    payload = {"name": name, "date": datetime.date.today().isoformat(), "seed": course.seed,
+               **info, "results": results}
+    path = folder / f"{name}_{course.profile.name}_{course.device.type}.json"
+    path.write_text(json.dumps(payload, indent=2, default=float) + "\n")
+    return path

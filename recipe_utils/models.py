@@ -1,4 +1,9 @@
-"""Small, readable models for 32x32 RGB inputs. Each takes `num_classes`."""
+"""Small, readable models for 32x32 RGB inputs.
+
+Each takes `num_classes`, a width and `dropout` (keyword-only), builds on any device,
+and ends in a global average pool and one nn.Linear head, so `replace_head`, FLOP
+counting and smaller inputs (16x16) work the same for all of them.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,90 @@ def tiny_cnn(*, num_classes: int = 10, width: int = 16, dropout: float = 0.0) ->
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
         nn.Linear(2 * width, num_classes),
     )
+
+
+# BatchNorm running statistics averaged over ~2 steps (momentum 0.4, as in airbench) rather
+# than PyTorch's ~10 (0.1): short runs change the weights faster than the default average
+# follows, and eval mode then sees stale statistics (near-chance val accuracy after 30
+# steps of a run whose training loss is falling fine).
+BN_MOMENTUM = 0.4
+
+
+def conv_bn(c_in: int, c_out: int) -> nn.Sequential:
+    """3x3 conv (no bias: BatchNorm has one) -> BatchNorm -> GELU."""
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+                         nn.BatchNorm2d(c_out, momentum=BN_MOMENTUM), nn.GELU())
+
+
+def fast_net(*, num_classes: int = 10, widths: tuple[int, int, int] = (64, 256, 256),
+             dropout: float = 0.0, dropout2d: float = 0.0) -> nn.Module:
+    """A fast CIFAR net in the style of airbench: a stem, then three conv-pool-BN blocks.
+
+    (N, 3, 32, 32) -> stem (N, w0/2, 32, 32) -> block (N, w0, 16, 16) -> (N, w1, 8, 8)
+    -> (N, w2, 4, 4) -> global max (N, w2) -> logits (N, num_classes). Each block is
+    conv -> max-pool -> BN -> GELU -> conv -> BN -> GELU. About 2M parameters at the
+    default widths; widths=(16, 64, 64) is a CPU-sized version.
+    """
+    w0, w1, w2 = widths
+    layers: list[nn.Module] = [conv_bn(3, max(1, w0 // 2))]
+    c_in = max(1, w0 // 2)
+    for w in widths:
+        layers += [nn.Conv2d(c_in, w, 3, padding=1, bias=False), nn.MaxPool2d(2),
+                   nn.BatchNorm2d(w, momentum=BN_MOMENTUM), nn.GELU(), conv_bn(w, w)]
+        if dropout2d:
+            layers.append(nn.Dropout2d(dropout2d))
+        c_in = w
+    layers += [nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Dropout(dropout),
+               nn.Linear(w2, num_classes)]
+    return nn.Sequential(*layers)
+
+
+def downsampled(model: nn.Module, *, factor: int = 2) -> nn.Module:
+    """`model` fed inputs average-pooled by `factor` (32x32 -> 16x16 at factor 2)."""
+    return nn.Sequential(nn.AvgPool2d(factor), model)
+
+
+def replace_head(model: nn.Module, num_classes: int) -> nn.Module:
+    """Swap the last nn.Linear for a fresh one with `num_classes` outputs (fine-tuning)."""
+    parent, name, last = None, None, None
+    for module in model.modules():
+        for child_name, child in module.named_children():
+            if isinstance(child, nn.Linear):
+                parent, name, last = module, child_name, child
+    if last is None:
+        raise ValueError("replace_head needs a model with an nn.Linear layer.")
+    setattr(parent, name, nn.Linear(last.in_features, num_classes).to(last.weight.device))
+    return model
+
+
+def count_flops(model: nn.Module, in_shape: tuple[int, int, int] = (3, 32, 32)) -> int:
+    """Multiply-accumulates of one forward pass on one (C, H, W) input, counting the
+    Conv2d and Linear layers (everything else is a rounding error next to them)."""
+    import torch
+
+    total = 0
+
+    def hook(module, inputs, output):
+        nonlocal total
+        if isinstance(module, nn.Conv2d):
+            k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
+            total += output.numel() * k
+        else:
+            total += module.in_features * module.out_features
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, nn.Conv2d | nn.Linear)]
+    was_training = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            model(torch.zeros(1, *in_shape, device=device))
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    return total
 
 
 def count_parameters(model: nn.Module, *, trainable_only: bool = True) -> int:

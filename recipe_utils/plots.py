@@ -100,3 +100,72 @@ def show_images(images, labels=None, *, classes=None, predictions=None, ncols: i
 
 def _name(label, classes) -> str:
     return classes[int(label)] if classes is not None else str(int(label))
+
+
+def plot_schedules(total: int, schedules: dict, *, ax=None):
+    """Learning-rate multiplier vs step for each {label: fn(step, total) -> float}."""
+    ax = _axes(ax, (6, 3))
+    steps = np.arange(total)
+    for label, fn in schedules.items():
+        ax.plot(steps, [fn(int(s), total) for s in steps], label=label)
+    ax.set_xlabel("step")
+    ax.set_ylabel("lr / base lr")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def filter_grid(weight) -> np.ndarray:
+    """First-layer conv filters as one image: weight (F, 3, k, k) -> uint8 mosaic.
+
+    Each filter is scaled to [0, 255] on its own, so structure (edges, colour blobs)
+    shows even when magnitudes differ.
+    """
+    w = np.asarray(weight.detach().float().cpu() if hasattr(weight, "detach") else weight)
+    if w.ndim != 4 or w.shape[1] != 3:
+        raise ValueError(f"Expected RGB conv weights (F, 3, k, k), got {w.shape}.")
+    low = w.min(axis=(1, 2, 3), keepdims=True)
+    high = w.max(axis=(1, 2, 3), keepdims=True)
+    scaled = (w - low) / np.maximum(high - low, 1e-12) * 255
+    tiles = scaled.round().astype(np.uint8).transpose(0, 2, 3, 1)  # (F, k, k, 3)
+    return image_mosaic(tiles, ncols=min(16, len(tiles)), pad=1)
+
+
+def plot_filters(model, *, ax=None, title: str | None = None):
+    """The model's first Conv2d filters (enlarged), as `filter_grid` lays them out."""
+    from torch import nn
+
+    conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    if conv is None:
+        raise ValueError("plot_filters needs a model with an nn.Conv2d layer.")
+    ax = _axes(ax, (6, 3))
+    ax.imshow(filter_grid(conv.weight), interpolation="nearest")
+    ax.set_title(title or f"first layer: {conv.out_channels} filters {tuple(conv.kernel_size)}")
+    ax.axis("off")
+    return ax
+
+
+def plot_learning_curve(sizes, accuracies, *, ax=None, label: str | None = None):
+    """Validation accuracy vs training-set size on a log axis (more data: how much more?)."""
+    ax = _axes(ax, (5, 3.5))
+    ax.semilogx(sizes, accuracies, "o-", label=label)
+    ax.set_xlabel("training examples")
+    ax.set_ylabel("val accuracy")
+    if label:
+        ax.legend(fontsize=8)
+    return ax
+
+
+def filter_smoothness(weight) -> float:
+    """Mean correlation between neighbouring taps of each filter (weight (F, C, k, k)).
+
+    About 0 for random init; trained first layers are smooth edge and colour detectors,
+    so neighbouring weights agree and this rises well above 0.
+    """
+    import torch
+
+    w = torch.as_tensor(weight.detach() if hasattr(weight, "detach") else weight).float()
+    w = w - w.mean(dim=(1, 2, 3), keepdim=True)
+    pairs = [(w[..., :, 1:], w[..., :, :-1]), (w[..., 1:, :], w[..., :-1, :])]
+    num = sum((a * b).sum(dim=(1, 2, 3)) for a, b in pairs)
+    den = sum(((a * a).sum(dim=(1, 2, 3)) * (b * b).sum(dim=(1, 2, 3))).sqrt() for a, b in pairs)
+    return (num / den.clamp_min(1e-12)).mean().item()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -35,12 +36,15 @@ class TrainConfig:
     weight_decay: float = 0.0
     schedule: str = "constant"  # a name in recipe_utils.schedules.SCHEDULES
     warmup: float = 0.0  # fraction of all steps
-    decay_every: int = 0  # epochs between decays, step_decay only
+    decay_every: int = 0  # epochs (or steps, see decay_unit) between decays, step_decay only
+    decay_unit: str = "epoch"  # "step": the per-batch scheduler.step() habit (StepLR per batch)
     decay_factor: float = 0.1  # step_decay only
     label_smoothing: float = 0.0
     grad_clip: float | None = None  # max global grad norm
     amp: bool = True  # bf16 autocast; only ever used on CUDA
     eval_train: bool = True  # whole-train-split evaluation every epoch
+    mixup: float = 0.0  # Beta(a, a) mixing of pairs of examples and their targets; 0 = off
+    patience: int = 0  # early stopping: epochs without a better val loss; 0 = off
     seed: int = 0
 
 
@@ -55,6 +59,14 @@ class History:
     def column(self, key: str) -> list[float]:
         """One per-epoch metric as a list, e.g. `history.column("val_acc")`."""
         return [record[key] for record in self.epochs]
+
+    @property
+    def best_epoch(self) -> int:
+        """1-based epoch with the lowest val loss (the one early stopping restores)."""
+        losses = self.column("val_loss")
+        if not losses:
+            raise ValueError("No val_loss recorded: fit was run without a val_loader.")
+        return 1 + min(range(len(losses)), key=losses.__getitem__)
 
     @property
     def final(self) -> dict:
@@ -159,12 +171,17 @@ def fit(
     device: str | torch.device | None = None,
     checkpoint: str | Path | None = None,
     callback: Callable[[int, nn.Module, dict], None] | None = None,
+    monitor=None,
     progress: bool = True,
 ) -> History:
     """Train `model` on `train_loader` (a DeviceLoader) for `config.epochs` epochs.
 
     Resumes from `checkpoint` when that file exists, and writes it after every epoch.
-    `callback(epoch, model, record)` runs after each epoch's evaluation.
+    `callback(epoch, model, record)` runs after each epoch's evaluation. `monitor` (e.g. an
+    UpdateMonitor) is attached to the model and optimizer for the run.
+    With `config.patience`, training stops after that many epochs without a lower
+    val loss and the model is left with the weights of its best epoch
+    (`history.best_epoch`); the best weights travel in the checkpoint too.
     Returns the History; raises NonFiniteLossError on a NaN/inf loss.
     """
     device = _device_of(model, device)
@@ -180,12 +197,21 @@ def fit(
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     if checkpoint is not None and checkpoint.exists():
         start_epoch, history = _load_checkpoint(checkpoint, config, model, optimizer, device)
+    if config.patience and val_loader is None:
+        raise ValueError("config.patience (early stopping) needs a val_loader to watch.")
+    best = _best_so_far(history)
+    if checkpoint is not None and checkpoint.exists() and config.patience:
+        best["state"] = torch.load(checkpoint, map_location=device, weights_only=False)["best"]
+    if monitor is not None:
+        monitor.attach(model, optimizer)
     schedule_kwargs = _schedule_kwargs(config, steps_per_epoch)
     train_eval = train_loader.without_augmentation() if config.eval_train else None
 
     bar = tqdm(total=total_steps, initial=start_epoch * steps_per_epoch, disable=not progress,
                desc="train", unit="step")
     for epoch in range(start_epoch, config.epochs):
+        if config.patience and epoch - best["epoch"] >= config.patience:
+            break  # stopped early before an interruption; nothing left to do
         model.train()
         train_loader.set_epoch(epoch)
         started = time.perf_counter()
@@ -195,9 +221,13 @@ def fit(
             for group in optimizer.param_groups:
                 group["lr"] = lr
             inputs, targets = inputs.to(device), targets.to(device)
+            if config.mixup:
+                inputs, targets_b, lam = _mix(inputs, targets, config.mixup, config.seed, step)
             with _autocast(device, config.amp):
                 logits = model(inputs)
             loss = loss_fn(logits.float(), targets)
+            if config.mixup:
+                loss = lam * loss + (1 - lam) * loss_fn(logits.float(), targets_b)
             value = loss.item()
             if not torch.isfinite(loss):
                 last = f"; the last good checkpoint (epoch {epoch}) is {checkpoint}" if checkpoint else ""
@@ -228,20 +258,52 @@ def fit(
         history.epochs.append(record)
         if callback is not None:
             callback(epoch, model, record)
+        if config.patience and record["val_loss"] < best["loss"]:
+            best.update(epoch=epoch + 1, loss=record["val_loss"],
+                        state={k: v.detach().clone() for k, v in model.state_dict().items()})
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, {
+            _save_checkpoint(checkpoint, {"best": best["state"] if config.patience else None,
                 "epoch": epoch + 1, "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(), "history": dataclasses.asdict(history),
                 "config": dataclasses.asdict(config), "rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
             })
+        if config.patience and epoch + 1 - best["epoch"] >= config.patience:
+            break
     bar.close()
+    if monitor is not None:
+        monitor.detach()
+    if config.patience and best["state"] is not None:
+        model.load_state_dict(best["state"])
     return history
+
+
+def _best_so_far(history: History) -> dict:
+    """Early-stopping state: the best epoch (1-based, 0 = none yet), its val loss, weights."""
+    losses = [r["val_loss"] for r in history.epochs if "val_loss" in r]
+    if not losses:
+        return {"epoch": 0, "loss": float("inf"), "state": None}
+    i = min(range(len(losses)), key=losses.__getitem__)
+    return {"epoch": i + 1, "loss": losses[i], "state": None}
+
+
+def _mix(inputs, targets, alpha: float, seed: int, step: int):
+    """mixup: blend each example with a random partner; returns inputs, partner targets, lam.
+
+    The draw is seeded by (seed, step), so a resumed run mixes exactly as an unbroken one.
+    """
+    rng = np.random.default_rng([seed, step])
+    lam = float(rng.beta(alpha, alpha))
+    order = torch.as_tensor(rng.permutation(len(targets)), device=inputs.device)
+    return lam * inputs + (1 - lam) * inputs[order], targets[order], lam
 
 
 def _schedule_kwargs(config: TrainConfig, steps_per_epoch: int) -> dict:
     if config.schedule == "step_decay":
         if config.decay_every < 1:
             raise ValueError("schedule='step_decay' needs decay_every >= 1 (epochs).")
-        return {"every": config.decay_every * steps_per_epoch, "factor": config.decay_factor}
+        if config.decay_unit not in ("epoch", "step"):
+            raise ValueError(f"decay_unit must be 'epoch' or 'step', got {config.decay_unit!r}.")
+        per = steps_per_epoch if config.decay_unit == "epoch" else 1
+        return {"every": config.decay_every * per, "factor": config.decay_factor}
     return {"warmup": config.warmup}

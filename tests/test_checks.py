@@ -8,12 +8,12 @@ from recipe_utils.bugzoo import planted_bugs
 from recipe_utils.preflight import preflight
 
 
-def _data(n, seed):
+def _data(n, seed, noise=0.7):
     """Learnable synthetic images: the class sets the mean colour, plus noise."""
     g = torch.Generator().manual_seed(seed)
     targets = torch.randint(0, 10, (n,), generator=g)
     colour = torch.randn(10, 3, 1, 1, generator=torch.Generator().manual_seed(99))
-    inputs = colour[targets] + 0.7 * torch.randn(n, 3, 32, 32, generator=g)
+    inputs = colour[targets] + noise * torch.randn(n, 3, 32, 32, generator=g)
     return inputs, targets
 
 
@@ -72,16 +72,21 @@ def test_model_is_not_trained_in_place():
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
-def test_misaligned_labels_are_caught_most_of_the_time():
-    """Shuffled labels still agree with the truth ~10% of the time by chance, so on a small
-    batch this check is statistical: over 4 shuffles of 512 examples it must catch at least 3."""
-    big = _data(512, 0)
-    caught = 0
-    for seed in range(4):
-        planted = planted_bugs(big, seed=seed)[MISALIGNED]
+def test_misaligned_labels_are_caught_for_every_shuffle():
+    """Real inputs with labels shuffled separately must lose to the zero-input baseline.
+
+    A shuffle leaves about 1/C labels right by chance, give or take a few per cent, and on
+    nearly separable data (noise 0.7) a model learns even that excess, so this test uses
+    overlapping classes (noise 6: a correct MLP reaches val loss ~1.5), as in real images.
+    On CIFAR-10 itself 20 of 20 shuffles were caught at 512 and at 1024 examples.
+    """
+    batch, val = _data(512, 0, noise=6.0), _data(512, 1, noise=6.0)
+    kw = dict(loss_fn=torch.nn.CrossEntropyLoss(),
+              make_optimizer=lambda m: torch.optim.Adam(m.parameters(), lr=3e-4))
+    torch.manual_seed(0)
+    assert checks.check_input_independent_baseline(models.mlp(hidden=32), batch, val, **kw).passed
+    for seed in range(10):
+        planted = planted_bugs(batch, seed=seed)[MISALIGNED]
         torch.manual_seed(0)
-        result = checks.check_input_independent_baseline(
-            planted.make_model(), planted.batch, VAL, loss_fn=torch.nn.CrossEntropyLoss(),
-            make_optimizer=lambda m: torch.optim.Adam(m.parameters(), lr=3e-4))
-        caught += not result.passed
-    assert caught >= 3
+        result = checks.check_input_independent_baseline(planted.make_model(), planted.batch, val, **kw)
+        assert not result.passed, (seed, result)

@@ -29,3 +29,14 @@ def test_runner_executes_and_collects_metrics(tmp_path, capsys):
     assert rows[0]["status"] == "ok" and rows[0]["metrics"] == {"answer": 42, "profile": "quick"}
     assert rows[1]["status"] == "FAILED" and "arithmetic is broken" in rows[1]["error"]
     assert "answer=42" in out and (tmp_path / "runs" / "00_good.ipynb").exists()
+
+
+def test_save_result_writes_metadata(tmp_path):
+    import json
+
+    c = course.start("quick", report=False)
+    path = course.save_result(c, "stage3", {"val_acc": 0.5}, folder=tmp_path)
+    data = json.loads(path.read_text())
+    assert path.name == "stage3_quick_cpu.json"
+    assert data["results"] == {"val_acc": 0.5} and data["profile"] == "quick"
+    assert data["device"] == "cpu" and "torch" in data and "date" in data

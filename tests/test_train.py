@@ -129,3 +129,66 @@ def test_step_decay_schedule_is_applied():
     config = dataclasses.replace(CONFIG, schedule="step_decay", decay_every=1, decay_factor=0.5)
     history, _ = _run(config)
     assert history.step_lr[:3] == [3e-3] * 3 and history.step_lr[3] == pytest.approx(1.5e-3)
+    per_step = dataclasses.replace(config, decay_every=2, decay_unit="step")
+    history, _ = _run(per_step)
+    assert history.step_lr[:4] == pytest.approx([3e-3, 3e-3, 1.5e-3, 1.5e-3])
+
+
+def test_mixup_is_deterministic_and_resumes_exactly(tmp_path):
+    config = dataclasses.replace(CONFIG, mixup=0.4)
+    h1, _ = _run(config)
+    h2, _ = _run(config)
+    assert h1.step_loss == h2.step_loss
+    assert h1.step_loss != _run()[0].step_loss  # it does change the training
+    path = tmp_path / "ckpt.pt"
+    seed_everything(0)
+    train, val = _loaders()
+    with pytest.raises(KeyboardInterrupt):
+        fit(Interrupt(models.tiny_cnn(width=8, dropout=0.2), at=5), train, val_loader=val,
+            config=config, checkpoint=path, progress=False)
+    resumed = fit(Interrupt(models.tiny_cnn(width=8, dropout=0.2), at=-1), train, val_loader=val,
+                  config=config, checkpoint=path, progress=False)
+    assert resumed.step_loss == h1.step_loss
+
+
+def test_early_stopping_stops_and_restores_the_best_epoch(tmp_path):
+    train, val = _loaders()
+    config = dataclasses.replace(CONFIG, epochs=30, lr=3e-2, patience=2)
+    model = _model(dropout=0.0)
+    weights = {}
+    history = fit(model, train, val_loader=val, config=config, progress=False,
+                  callback=lambda e, m, r: weights.__setitem__(
+                      e + 1, {k: v.clone() for k, v in m.state_dict().items()}))
+    best = history.best_epoch
+    losses = history.column("val_loss")
+    assert len(losses) < 30, "96 examples at lr 3e-2 overfit long before 30 epochs"
+    assert len(losses) == best + 2 and min(losses[best:]) >= losses[best - 1]
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, weights[best][k])
+    # interrupted after it stopped: resuming does not train further and restores the same
+    path = tmp_path / "ckpt.pt"
+    fit(_model(dropout=0.0), train, val_loader=val, config=config, checkpoint=path, progress=False)
+    again = _model(dropout=0.0)
+    resumed = fit(again, train, val_loader=val, config=config, checkpoint=path, progress=False)
+    assert resumed.column("val_loss") == losses
+    for k, v in again.state_dict().items():
+        assert torch.equal(v, weights[best][k])
+
+
+def test_early_stopping_needs_validation():
+    train, _ = _loaders()
+    with pytest.raises(ValueError, match="val_loader"):
+        fit(_model(), train, config=dataclasses.replace(CONFIG, patience=2), progress=False)
+
+
+def test_fit_attaches_and_detaches_a_monitor():
+    from recipe_utils.monitor import UpdateMonitor
+
+    monitor = UpdateMonitor(every=3)
+    train, val = _loaders()
+    model = _model()
+    fit(model, train, val_loader=val, config=dataclasses.replace(CONFIG, epochs=2), monitor=monitor,
+        progress=False)
+    assert monitor.steps == list(range(0, 2 * len(train), 3))
+    assert set(monitor.ratios) == {n for n, p in model.named_parameters() if p.ndim >= 2}
+    assert not monitor._handles

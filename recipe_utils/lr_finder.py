@@ -1,0 +1,121 @@
+"""Learning-rate range test (the "LR finder", Smith 2015): one short run with the
+learning rate growing exponentially each step, watching where the loss falls fastest
+and where it blows up.
+
+The lesson is in how little it is: train a copy of the model, multiply the learning rate
+by a constant factor every step, keep an exponentially smoothed loss, stop when it has
+grown to `diverge` times its best. A good learning rate sits a little below the one
+where the loss falls fastest, well below the one where it diverges.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import itertools
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclasses.dataclass(frozen=True)
+class LRFinderResult:
+    """lrs, losses, smoothed: float64 (S,) for the S steps taken (S <= steps)."""
+
+    lrs: np.ndarray
+    losses: np.ndarray
+    smoothed: np.ndarray
+    steepest: float  # lr where the smoothed loss falls fastest per log-lr
+    min_loss_lr: float  # lr at the lowest smoothed loss
+    diverged_at: float | None  # lr where the smoothed loss passed `diverge` x its best
+
+    @property
+    def suggestion(self) -> float:
+        """The smaller of the steepest-descent lr and a tenth of the lowest-loss lr."""
+        return min(self.steepest, self.min_loss_lr / 10)
+
+
+def find_lr(
+    model: nn.Module,
+    loader,
+    *,
+    loss_fn: nn.Module | None = None,
+    make_optimizer: Callable[[nn.Module], torch.optim.Optimizer] | None = None,
+    start: float = 1e-6,
+    end: float = 10.0,
+    steps: int = 100,
+    smoothing: float = 0.9,
+    diverge: float = 4.0,
+    device: str | torch.device | None = None,
+) -> LRFinderResult:
+    """Run the range test on a copy of `model` (the model itself is not trained).
+
+    loader: any iterable of (inputs, targets) batches, cycled if shorter than `steps`.
+    make_optimizer: builds the optimizer whose lr is swept (default SGD, momentum 0.9).
+    """
+    if not 0 < start < end:
+        raise ValueError(f"Need 0 < start < end, got start={start}, end={end}.")
+    if steps < 10:
+        raise ValueError(f"steps={steps} is too few to see a curve; use at least 10.")
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model = copy.deepcopy(model).to(device).train()
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    optimizer = (make_optimizer or (lambda m: torch.optim.SGD(m.parameters(), lr=start,
+                                                              momentum=0.9)))(model)
+    factor = (end / start) ** (1 / (steps - 1))
+    lrs, losses, smoothed = [], [], []
+    average, best, diverged_at = 0.0, math.inf, None
+    batches = itertools.cycle(loader) if hasattr(loader, "__len__") else iter(loader)
+    for step in range(steps):
+        lr = start * factor**step
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        inputs, targets = next(batches)
+        loss = loss_fn(model(inputs.to(device)), targets.to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        value = loss.item()
+        if not math.isfinite(value):
+            diverged_at = lr
+            break
+        average = smoothing * average + (1 - smoothing) * value
+        debiased = average / (1 - smoothing ** (step + 1))  # early steps are not pulled to 0
+        lrs.append(lr)
+        losses.append(value)
+        smoothed.append(debiased)
+        best = min(best, debiased)
+        if debiased > diverge * best:
+            diverged_at = lr
+            break
+    lrs, losses, smoothed = (np.asarray(a, dtype=np.float64) for a in (lrs, losses, smoothed))
+    if len(lrs) < 3:
+        raise ValueError(f"The loss diverged within {len(lrs)} steps: start ({start:g}) is "
+                         "already too high; lower it.")
+    lowest = int(np.argmin(smoothed))
+    # slope per log-lr up to the minimum (beyond it the curve is already turning up)
+    slopes = np.gradient(smoothed[: lowest + 1], np.log(lrs[: lowest + 1])) if lowest >= 2 \
+        else np.zeros(1)
+    steepest = float(lrs[int(np.argmin(slopes))])
+    return LRFinderResult(lrs, losses, smoothed, steepest, float(lrs[lowest]), diverged_at)
+
+
+def plot_lr_finder(result: LRFinderResult, *, ax=None):
+    """Loss (raw and smoothed) vs learning rate on a log axis, with the suggestion marked."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(6, 3.5))[1]
+    ax.semilogx(result.lrs, result.losses, alpha=0.3, label="loss")
+    ax.semilogx(result.lrs, result.smoothed, label="smoothed")
+    ax.axvline(result.suggestion, color="C2", ls="--", label=f"suggestion {result.suggestion:.1e}")
+    if result.diverged_at is not None:
+        ax.axvline(result.diverged_at, color="C3", ls=":", label=f"diverged {result.diverged_at:.1e}")
+    top = min(result.smoothed.max(), 2 * result.smoothed[0]) * 1.1
+    ax.set_ylim(result.smoothed.min() * 0.9, top)
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("training loss")
+    ax.legend(fontsize=8)
+    return ax

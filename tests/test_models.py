@@ -1,0 +1,75 @@
+"""The model zoo: shapes, parameter and FLOP counts, determinism, head swap, 16x16 inputs."""
+
+import pytest
+import torch
+from torch import nn
+
+from recipe_utils import models
+
+ZOO = {
+    "linear": lambda **kw: models.linear(**kw),
+    "tiny_cnn": lambda **kw: models.tiny_cnn(width=8, dropout=0.1, **kw),
+    "resnet18": lambda **kw: models.resnet18(width=8, dropout=0.1, **kw),
+    "fast_net": lambda **kw: models.fast_net(widths=(8, 16, 16), dropout=0.1, dropout2d=0.1, **kw),
+    "mlp": lambda **kw: models.mlp(hidden=16, dropout=0.1, **kw),
+}
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_shapes_and_num_classes(name):
+    torch.manual_seed(0)
+    x = torch.randn(3, 3, 32, 32)
+    assert ZOO[name]()(x).shape == (3, 10)
+    assert ZOO[name](num_classes=7)(x).shape == (3, 7)
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_same_seed_same_weights_and_outputs(name):
+    x = torch.randn(2, 3, 32, 32)
+    outs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        outs.append(ZOO[name]().eval()(x))
+    assert torch.equal(*outs)
+
+
+def test_parameter_counts_match_the_architectures():
+    # ResNet-18 for CIFAR is the well-known 11.17M; the others by hand
+    assert models.count_parameters(models.resnet18()) == 11_173_962
+    assert models.count_parameters(models.linear()) == 3 * 32 * 32 * 10 + 10
+    w = 8  # conv 3->w, conv w->2w, linear 2w->10, with biases
+    assert models.count_parameters(models.tiny_cnn(width=w)) == \
+        (27 * w + w) + (9 * w * 2 * w + 2 * w) + (2 * w * 10 + 10)
+    net = models.fast_net(widths=(8, 16, 16))
+    frozen = next(net.parameters()).requires_grad_(False).numel()
+    assert models.count_parameters(net) + frozen == models.count_parameters(net, trainable_only=False)
+
+
+def test_flops_by_hand_and_for_resnet18():
+    assert models.count_flops(models.linear()) == 3 * 32 * 32 * 10
+    w = 4
+    by_hand = 32 * 32 * w * 27 + 16 * 16 * 2 * w * 9 * w + 2 * w * 10
+    assert models.count_flops(models.tiny_cnn(width=w)) == by_hand
+    assert models.count_flops(models.resnet18()) == pytest.approx(556e6, rel=0.01)  # 0.56 GMACs
+    assert models.count_flops(models.tiny_cnn(width=w), (3, 16, 16)) < by_hand / 3
+
+
+def test_downsampled_and_replace_head():
+    torch.manual_seed(0)
+    net = models.downsampled(models.fast_net(widths=(8, 16, 16)))
+    x = torch.randn(2, 3, 32, 32)
+    assert net(x).shape == (2, 10)
+    assert models.count_flops(net) < models.count_flops(models.fast_net(widths=(8, 16, 16))) / 3
+    models.replace_head(net, 4)
+    assert net(x).shape == (2, 4)
+    with pytest.raises(ValueError, match="nn.Linear"):
+        models.replace_head(nn.Sequential(nn.Conv2d(3, 3, 1)), 4)
+
+
+def test_fast_net_dropout2d_only_in_training():
+    torch.manual_seed(0)
+    net = models.fast_net(widths=(8, 16, 16), dropout2d=0.5)
+    x = torch.randn(4, 3, 32, 32)
+    net.eval()
+    assert torch.equal(net(x), net(x))
+    assert any(isinstance(m, nn.Dropout2d) for m in net.modules())
