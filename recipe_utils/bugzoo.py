@@ -62,6 +62,25 @@ class DropoutAtEval(nn.Module):
         return F.dropout(self.inner(x), 0.5, training=True)
 
 
+class BrightnessAfterNormalize(nn.Module):
+    """A brightness jitter written for 0-255 pixels (+-`amount` levels per image), applied
+    to inputs that were already normalized: training images are drowned in offsets 20x
+    their own spread. Keeps the last inputs it built in `last_inputs` (what the net saw)."""
+
+    def __init__(self, inner: nn.Module, amount: float = 40.0, seed: int = 0):
+        super().__init__()
+        self.inner, self.amount = inner, amount
+        self.generator = torch.Generator().manual_seed(seed)
+        self.last_inputs: torch.Tensor | None = None
+
+    def forward(self, x):
+        if self.training:
+            shift = (torch.rand(len(x), 1, 1, 1, generator=self.generator) * 2 - 1) * self.amount
+            x = x + shift.to(x.device, x.dtype)  # correct: amount / 255 / std, before normalizing
+            self.last_inputs = x.detach()
+        return self.inner(x)
+
+
 def scaled(model: nn.Module, factor: float) -> nn.Module:
     """Multiply every parameter by `factor` (0: all-zero init; large: huge init)."""
     with torch.no_grad():

@@ -84,6 +84,24 @@ def replace_head(model: nn.Module, num_classes: int) -> nn.Module:
     return model
 
 
+def pretrained_resnet18(*, num_classes: int = 10) -> nn.Module:
+    """torchvision's ImageNet ResNet-18 with a new `num_classes` head (downloads ~45 MB once).
+
+    Raises RuntimeError with what to do when the weights cannot be fetched (offline).
+    Expects inputs normalized with ImageNet's mean and std, as all torchvision weights do.
+    """
+    import torchvision
+
+    try:
+        model = torchvision.models.resnet18(weights=torchvision.models.ResNet18_Weights.DEFAULT)
+    except (OSError, RuntimeError) as e:  # URLError is an OSError; a bad download a RuntimeError
+        raise RuntimeError(
+            f"Could not load torchvision's pretrained ResNet-18 weights ({type(e).__name__}: {e}). "
+            "This needs internet once (the file is cached under ~/.cache/torch); offline, skip "
+            "this experiment or copy the weights file into that cache by hand.") from e
+    return replace_head(model, num_classes)
+
+
 def count_flops(model: nn.Module, in_shape: tuple[int, int, int] = (3, 32, 32)) -> int:
     """Multiply-accumulates of one forward pass on one (C, H, W) input, counting the
     Conv2d and Linear layers (everything else is a rounding error next to them)."""

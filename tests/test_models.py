@@ -73,3 +73,16 @@ def test_fast_net_dropout2d_only_in_training():
     net.eval()
     assert torch.equal(net(x), net(x))
     assert any(isinstance(m, nn.Dropout2d) for m in net.modules())
+
+
+def test_pretrained_offline_gives_a_clear_error(monkeypatch):
+    import urllib.error
+
+    import torchvision
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(torchvision.models.ResNet18_Weights.DEFAULT, "get_state_dict", offline)
+    with pytest.raises(RuntimeError, match="needs internet once"):
+        models.pretrained_resnet18()
