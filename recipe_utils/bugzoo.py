@@ -81,6 +81,19 @@ class BrightnessAfterNormalize(nn.Module):
         return self.inner(x)
 
 
+class InputBug(nn.Module):
+    """Plants a preprocessing bug: `fn` is applied to the inputs before `inner` sees them
+    (in training only with `train_only`, like an augmentation)."""
+
+    def __init__(self, inner: nn.Module, fn: Callable[[torch.Tensor], torch.Tensor], *,
+                 train_only: bool = False):
+        super().__init__()
+        self.inner, self.fn, self.train_only = inner, fn, train_only
+
+    def forward(self, x):
+        return self.inner(self.fn(x) if self.training or not self.train_only else x)
+
+
 def scaled(model: nn.Module, factor: float) -> nn.Module:
     """Multiply every parameter by `factor` (0: all-zero init; large: huge init)."""
     with torch.no_grad():

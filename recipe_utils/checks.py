@@ -237,14 +237,16 @@ def _per_example(loss_fn):
 
 def check_input_independent_baseline(model, batch, val, *, loss_fn, make_optimizer,
                                      steps: int = 120, batch_size: int = 64, every: int = 20,
-                                     min_z: float = 3.0, seed: int = 0) -> CheckResult:
+                                     min_z: float = 3.0, min_gain: float = 0.01,
+                                     seed: int = 0) -> CheckResult:
     """Validation loss with real inputs is significantly below the same training on zeros.
 
     Two copies of the model train for `steps` minibatches of `batch_size` drawn from
     `batch` (same order for both): one on the real inputs, one with every input zeroed
     (in training and validation), so it can learn only the class prior. At each arm's best
     checkpoint the per-example validation losses are compared pairwise; the check passes
-    when real inputs win by `min_z` standard errors. A one-batch comparison is noise (the
+    when real inputs win by `min_z` standard errors and by at least `min_gain` nats (two
+    near-constant predictors can differ consistently by a meaningless 0.004). A one-batch comparison is noise (the
     difference after a few steps is a few hundredths of a nat); give it about a thousand
     training and validation examples and the power is high.
     """
@@ -285,9 +287,10 @@ def check_input_independent_baseline(model, batch, val, *, loss_fn, make_optimiz
     z = (diff.mean() / (diff.std() / len(diff) ** 0.5 + 1e-12)).item()
     small = (f" Only {len(diff)} validation examples: pass about a thousand for a sharper test."
              if len(diff) < 500 else "")
-    return _result("beats zero-input baseline", z > min_z,
+    gain = diff.mean().item()
+    return _result("beats zero-input baseline", z > min_z and gain > min_gain,
                    f"val loss {real.mean():.3f} (real) vs {zeroed.mean():.3f} (zeros), z={z:.1f}",
-                   f"real lower, z > {min_z:g}",
+                   f"real lower by > {min_gain:g}, z > {min_z:g}",
                    "The inputs carry no usable signal for the targets: labels misaligned "
                    "with inputs (shuffled separately), inputs destroyed by preprocessing, or "
                    "a model that ignores its input." + small)

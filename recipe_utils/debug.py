@@ -138,22 +138,33 @@ def check_channel_stats(inputs: torch.Tensor, *, tolerance: float = 0.1) -> Chec
                    "a batch of at least a few hundred images.")
 
 
-def spatial_correlation(inputs: torch.Tensor) -> float:
-    """Mean correlation between horizontally adjacent pixels of (N, C, H, W) inputs:
-    about 0.9 for natural images, about 0 for pixels scrambled by a wrong reshape."""
-    x = inputs.detach().float()
-    a, b = x[..., :, 1:].flatten(), x[..., :, :-1].flatten()
-    a, b = a - a.mean(), b - b.mean()
+def _corr(a: torch.Tensor, b: torch.Tensor) -> float:
+    a, b = a.flatten() - a.mean(), b.flatten() - b.mean()
     return ((a * b).mean() / (a.std() * b.std()).clamp_min(1e-12)).item()
 
 
+def image_correlations(inputs: torch.Tensor) -> dict[str, float]:
+    """Correlations that natural (N, C, H, W) images have, each about 0.9 on CIFAR-10:
+    horizontal and vertical neighbours, and neighbouring colour channels at one pixel.
+    A reshape where a permute was needed (HWC read as CHW) breaks some of them (on
+    CIFAR-10: vertical 0.36, channels 0.1-0.2)."""
+    x = inputs.detach().float()
+    found = {"horizontal": _corr(x[..., :, 1:], x[..., :, :-1]),
+             "vertical": _corr(x[..., 1:, :], x[..., :-1, :])}
+    if x.shape[1] > 1:
+        found["channels"] = min(_corr(x[:, c], x[:, c + 1]) for c in range(x.shape[1] - 1))
+    return found
+
+
 def check_spatial_structure(inputs: torch.Tensor, *, minimum: float = 0.5) -> CheckResult:
-    """Inputs look like images to the net: neighbouring pixels are correlated."""
-    corr = spatial_correlation(inputs)
-    return _result("images have spatial structure", corr > minimum,
-                   f"neighbour correlation {corr:.2f}", f"> {minimum}",
-                   "Neighbouring input pixels are unrelated: images were reshaped instead of "
-                   "permuted (HWC read as CHW: use .permute(0, 3, 1, 2), not .view/.reshape).")
+    """Inputs look like images to the net: neighbouring pixels, in both directions, and
+    colour channels are correlated."""
+    found = image_correlations(inputs)
+    return _result("images have spatial structure", min(found.values()) > minimum,
+                   ", ".join(f"{k} {v:.2f}" for k, v in found.items()), f"all > {minimum}",
+                   "Neighbouring pixels or channels of the inputs are unrelated: images were "
+                   "reshaped instead of permuted (HWC read as CHW: use .permute(0, 3, 1, 2), "
+                   "not .view/.reshape).")
 
 
 def check_lr_schedule(lrs, *, floor: float = 1e-2, by: float = 0.5) -> CheckResult:
@@ -227,3 +238,47 @@ def check_no_leak(train_images: np.ndarray, test_images: np.ndarray, *,
                    f"<= {max_fraction:.0%}",
                    "Test images (or near copies) are in the training set, so test accuracy "
                    "overstates generalization: remove them from training (find_duplicates).")
+
+
+def check_eval_function(evaluate_fn: Callable[[nn.Module], float], model: nn.Module) -> CheckResult:
+    """Your evaluation, `evaluate_fn(model) -> number`, run twice on a copy in training mode
+    (as right after a training step): it must give the same number and leave the weights
+    and buffers untouched. Without `model.eval()`,
+    dropout makes it noisy and BatchNorm overwrites its running statistics."""
+    model = copy.deepcopy(model).train()  # as it is right after a training step
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    first = evaluate_fn(model)
+    model.train()
+    second = evaluate_fn(model)
+    changed = [k for k, v in model.state_dict().items() if not torch.equal(v, before[k])]
+    ok = first == second and not changed
+    return _result("evaluation is repeatable", ok,
+                   f"{first:.4f} then {second:.4f}; {len(changed)} tensors changed", "same; 0",
+                   "Evaluation runs the model in training mode: call model.eval() (and "
+                   "torch.no_grad()) before evaluating, model.train() after. Dropout stays on "
+                   f"and BatchNorm updates its running statistics{' (' + changed[0] + ')' if changed else ''}.")
+
+
+def weight_report(model: nn.Module) -> dict[str, dict[str, float]]:
+    """Per weight tensor: RMS, fraction of (near-)zero entries, largest magnitude."""
+    report = {}
+    for name, p in model.named_parameters():
+        if p.ndim < 2:
+            continue
+        w = p.detach().float()
+        report[name] = {"rms": w.pow(2).mean().sqrt().item(),
+                        "zero_fraction": (w.abs() < 1e-8).float().mean().item(),
+                        "max_abs": w.abs().max().item()}
+    return report
+
+
+def check_weights(model: nn.Module, *, max_abs: float = 10.0, max_zero: float = 0.9) -> CheckResult:
+    """No weight tensor is (almost) all zeros or holds huge values."""
+    report = weight_report(model)
+    bad = [n for n, r in report.items() if r["zero_fraction"] > max_zero or r["max_abs"] > max_abs]
+    worst = max(report.values(), key=lambda r: r["max_abs"]) if report else {"max_abs": 0.0}
+    return _result("weights sane", not bad, f"{len(bad)} bad tensor(s) {bad[:3]}; "
+                   f"largest |w| {worst['max_abs']:.2g}", f"none all-zero, |w| <= {max_abs:g}",
+                   "A layer's weights are all zero (every unit computes the same thing and, "
+                   "behind a ReLU, gets no gradient) or huge (an init or a learning rate blew "
+                   "them up). Re-initialize; lower the learning rate; add weight decay.")

@@ -79,7 +79,9 @@ def test_pipelines_and_channel_stats():
 
 
 def test_spatial_structure():
-    smooth = torch.nn.functional.interpolate(torch.randn(8, 3, 8, 8), size=32, mode="bilinear")
+    base = torch.randn(8, 1, 8, 8)  # colour channels of one scene are correlated
+    smooth = torch.nn.functional.interpolate(base + 0.3 * torch.randn(8, 3, 8, 8), size=32,
+                                             mode="bilinear")
     assert debug.check_spatial_structure(smooth).passed
     hwc = smooth.permute(0, 2, 3, 1).contiguous()
     assert not debug.check_spatial_structure(hwc.view(8, 3, 32, 32)).passed  # view, not permute
@@ -132,3 +134,27 @@ def test_no_leak():
     leaky = np.concatenate([train, test[:10]])
     result = debug.check_no_leak(leaky, test)
     assert not result.passed and "20.0%" in result.value
+
+
+def test_eval_function_and_weights():
+    torch.manual_seed(0)
+    x, y = _batch(64)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 32), nn.BatchNorm1d(32), nn.ReLU(),
+                          nn.Dropout(0.5), nn.Linear(32, 10))
+
+    def forgets_eval(m):
+        with torch.no_grad():
+            return (m(x).argmax(1) == y).float().mean().item()
+
+    def careful(m):
+        m.eval()
+        return forgets_eval(m)
+
+    assert debug.check_eval_function(careful, model).passed
+    result = debug.check_eval_function(forgets_eval, model)
+    assert not result.passed and "running_mean" in result.message
+    assert debug.check_weights(model).passed
+    with torch.no_grad():
+        model[1].weight.zero_()
+    assert not debug.check_weights(model).passed
+    assert debug.weight_report(model)["1.weight"]["zero_fraction"] == 1.0
