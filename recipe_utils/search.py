@@ -142,3 +142,51 @@ def best_trial(trials: Sequence[dict], *, key: str = "value", mode: str = "max")
         raise ValueError(f"mode must be 'max' or 'min', got {mode!r}.")
     pick = max if mode == "max" else min
     return pick(trials, key=lambda t: t[key])
+
+
+def _optuna_distribution(optuna, dist):
+    if isinstance(dist, LogUniform):
+        return optuna.distributions.FloatDistribution(dist.low, dist.high, log=True)
+    if isinstance(dist, Uniform):
+        return optuna.distributions.FloatDistribution(dist.low, dist.high)
+    if isinstance(dist, Choice):
+        return optuna.distributions.CategoricalDistribution(dist.values)
+    raise TypeError(f"No optuna equivalent for {dist!r}.")
+
+
+def model_based_search(objective: Callable[[dict], dict | float], space: dict, n: int, *,
+                       results: str | Path, key: str = "value", mode: str = "max",
+                       seed: int = 0) -> list[dict]:
+    """Like `run_search`, but each next config is proposed by optuna's TPE sampler from the
+    trials so far (a model of where good configs lie) instead of drawn at random.
+
+    Needs the optional `optuna` package (`pip install optuna`, or the "tune" extra).
+    Resumes from `results`: finished trials are replayed into the sampler, not rerun.
+    """
+    try:
+        import optuna
+    except ImportError as e:
+        raise ImportError("model_based_search needs optuna, an optional extra: "
+                          "pip install optuna (or pip install -e .[tune]). Without it, use "
+                          "run_search(objective, random_configs(space, n), ...).") from e
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    distributions = {name: _optuna_distribution(optuna, d) for name, d in space.items()}
+    study = optuna.create_study(direction="maximize" if mode == "max" else "minimize",
+                                sampler=optuna.samplers.TPESampler(seed=seed))
+    path = Path(results)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    trials = load_results(path)
+    _drop_partial_line(path)
+    for t in trials:
+        study.add_trial(optuna.trial.create_trial(params=t["config"], distributions=distributions,
+                                                  value=t[key]))
+    for i in range(len(trials), n):
+        asked = study.ask(distributions)
+        config = dict(asked.params)
+        outcome = objective(dict(config))
+        metrics = {"value": float(outcome)} if isinstance(outcome, int | float) else dict(outcome)
+        study.tell(asked, metrics[key])
+        trial = {"trial": i, "config": config, **metrics}
+        _append(path, trial)
+        trials.append(json.loads(json.dumps(trial, default=float)))
+    return trials

@@ -94,3 +94,26 @@ def test_float_objective_and_corrupt_middle_line(tmp_path):
     with pytest.raises(ValueError, match="corrupt"):
         load_results(path)
     assert json.loads(lines[0])["trial"] == 0
+
+
+def test_model_based_search_finds_the_optimum_and_resumes(tmp_path):
+    pytest.importorskip("optuna")
+    from recipe_utils.search import model_based_search
+
+    space = {"lr": LogUniform(1e-5, 1.0), "width": Choice([16, 32, 64])}
+    path = tmp_path / "tpe.jsonl"
+    first = model_based_search(objective, space, 10, results=path, key="val_acc", seed=0)
+    trials = model_based_search(objective, space, 30, results=path, key="val_acc", seed=0)
+    assert trials[:10] == first and len(load_results(path)) == 30
+    best = best_trial(trials, key="val_acc")
+    assert abs(math.log10(best["config"]["lr"]) + 2.5) < 0.5 and best["config"]["width"] == 64
+
+
+def test_model_based_search_without_optuna_says_what_to_do(tmp_path, monkeypatch):
+    import sys
+
+    from recipe_utils.search import model_based_search
+
+    monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna now raises ImportError
+    with pytest.raises(ImportError, match="pip install optuna"):
+        model_based_search(objective, SPACE, 2, results=tmp_path / "x.jsonl")
