@@ -32,20 +32,23 @@ def train_model(
     config: TrainConfig,
     *,
     train_size: int | None = None,
+    val_size: int | None = None,
     batch_size: int = 128,
     augment: Augment | None = None,
     device: str | torch.device = "cpu",
     **fit_kwargs,
 ) -> tuple[nn.Module, History]:
     """Build the model with seed `config.seed`, train on a stratified subset of the train
-    split (validating on the whole val split), return (model, history)."""
+    split, validate on the whole val split (or a fixed stratified `val_size` subset of it),
+    return (model, history)."""
     seed_everything(config.seed)
     model = make_model().to(device)
     train = subset(splits.train, train_size, seed=config.seed)
     common = dict(mean=splits.mean, std=splits.std, device=device)
     loader = DeviceLoader(train.images, train.labels, batch_size=batch_size, shuffle=True,
                           augment=augment, seed=config.seed, **common)
-    val = DeviceLoader(splits.val.images, splits.val.labels, batch_size=1000, **common)
+    held_out = subset(splits.val, val_size, seed=0)  # the same subset for every run
+    val = DeviceLoader(held_out.images, held_out.labels, batch_size=1000, **common)
     history = fit(model, loader, val_loader=val, config=config, device=device,
                   **{"progress": False, **fit_kwargs})
     return model, history
