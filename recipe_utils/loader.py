@@ -22,6 +22,7 @@ class Augment:
     """Batch-wise augmentation; all off by default."""
 
     flip: bool = False  # horizontal flip with probability 1/2
+    alternate: bool = False  # with flip: each image flipped in every other epoch (see alternating_flips)
     translate: int = 0  # random shift of up to this many pixels (reflect-padded crop)
     cutout: int = 0  # zero a random square of this side (after normalization: the mean)
 
@@ -30,6 +31,19 @@ def flip_batch(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor
     """Mirror a random half of images (N, C, H, W) left-right."""
     mask = torch.rand(len(images), generator=generator, device=images.device) < 0.5
     return torch.where(mask[:, None, None, None], images.flip(-1), images)
+
+
+def alternating_flips(n: int, epoch: int, *, seed: int = 0) -> torch.Tensor:
+    """Bool (n,): which images to mirror in `epoch` under the alternating-flip schedule.
+
+    Epoch 0 mirrors a random half (seeded by `seed` only); every later epoch mirrors
+    exactly the images the previous epoch did not. Over any two consecutive epochs each
+    image is seen both ways, where random flips leave about a quarter of the images
+    seen one way only.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    first = torch.rand(n, generator=generator) < 0.5
+    return first ^ bool(epoch % 2)
 
 
 def translate_batch(images: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
@@ -126,10 +140,14 @@ class DeviceLoader:
         else:
             order = torch.arange(n, device=self.device)
         aug = self.augment
+        if aug.flip and aug.alternate:
+            flips = alternating_flips(n, self.epoch, seed=self.seed).to(self.device)
         for b in range(len(self)):
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
             images, targets = self.images[idx], self.labels[idx]
-            if aug.flip:
+            if aug.flip and aug.alternate:
+                images = torch.where(flips[idx][:, None, None, None], images.flip(-1), images)
+            elif aug.flip:
                 images = flip_batch(images, generator)
             if aug.translate:
                 images = translate_batch(images, aug.translate, generator)

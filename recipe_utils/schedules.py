@@ -38,8 +38,18 @@ def step_decay(step: int, total: int, *, every: int, factor: float = 0.1) -> flo
     return factor ** (step // every)
 
 
+def triangle(step: int, total: int, *, start: float = 0.2, peak: float = 0.23,
+             final: float = 0.07) -> float:
+    """Linear from `start` up to 1.0 at the `peak` fraction of steps, then down to `final`
+    (the fast recipe's schedule: a short warmup and no decay to zero)."""
+    top = peak * total
+    if step < top:
+        return start + (1.0 - start) * step / top
+    return 1.0 + (final - 1.0) * min(1.0, (step - top) / max(1e-9, total - top))
+
+
 SCHEDULES = {"constant": constant, "linear": linear, "one_cycle": one_cycle,
-             "step_decay": step_decay}
+             "step_decay": step_decay, "triangle": triangle}
 
 
 def get_schedule(name: str):

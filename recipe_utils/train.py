@@ -306,4 +306,6 @@ def _schedule_kwargs(config: TrainConfig, steps_per_epoch: int) -> dict:
             raise ValueError(f"decay_unit must be 'epoch' or 'step', got {config.decay_unit!r}.")
         per = steps_per_epoch if config.decay_unit == "epoch" else 1
         return {"every": config.decay_every * per, "factor": config.decay_factor}
+    if config.schedule == "triangle":
+        return {}  # its shape is fixed: the fast recipe's warmup-to-peak-then-down
     return {"warmup": config.warmup}

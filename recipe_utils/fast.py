@@ -1,0 +1,269 @@
+"""The fast recipe: CIFAR-10 trained the way the fastest public code does it, every trick a flag.
+
+After airbench (Keller Jordan, 2024), re-written to be read top to bottom. The whole
+dataset lives on the device as uint8 and is augmented batch-wise; the net is the
+conv-pool-BN `fast_net` shape with these tricks, each switchable in `FastConfig` so that
+the course can ablate them one at a time:
+
+- whiten:      the first conv is a frozen 2x2 patch-whitening filter bank computed from
+               the data (its eigenvectors, +/-), so the first trained layer sees
+               decorrelated inputs; its bias trains for the first `whiten_bias_epochs`.
+- dirac:       the 3x3 convs start as identities on their first channels.
+- frozen_bn_scale: BatchNorm scales stay at 1 (only the shifts learn, at 64x the lr).
+- label_smoothing: 0.2 of the target mass spread over all classes.
+- nesterov:    Nesterov momentum SGD (off: plain heavy-ball momentum).
+- lookahead:   every 5 steps the weights are pulled into an exponential moving average
+               whose weight grows over training; the final weights are the average.
+- alt_flip:    each image mirrored in every other epoch instead of at random.
+- tta:         predictions averaged over the mirror image and 1-pixel shifts.
+
+Hyperparameters are "decoupled" as in airbench: `lr` and `weight_decay` are per 1024
+examples and independent of momentum, so changing one does not retune the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import channel_stats
+from .loader import Augment, DeviceLoader
+from .schedules import triangle
+from .squeeze import predict_tta
+
+
+@dataclasses.dataclass(frozen=True)
+class FastConfig:
+    """One fast-recipe run. The defaults are airbench94's published hyperparameters."""
+
+    epochs: float = 9.9
+    batch_size: int = 1024
+    lr: float = 11.5  # per 1024 examples, decoupled from momentum
+    momentum: float = 0.85
+    weight_decay: float = 0.0153  # per 1024 examples, decoupled from lr
+    bias_scaler: float = 64.0  # lr multiplier of the BatchNorm shifts
+    label_smoothing: float = 0.2
+    widths: tuple[int, int, int] = (64, 256, 256)
+    bn_momentum: float = 0.4  # PyTorch convention: weight of the new batch statistics
+    translate: int = 2
+    whiten: bool = True
+    whiten_bias_epochs: int = 3
+    dirac: bool = True
+    frozen_bn_scale: bool = True
+    nesterov: bool = True
+    lookahead: bool = True
+    alt_flip: bool = True
+    tta: int = 2  # 0 none, 1 mirror, 2 mirror + shifts
+    seed: int = 0
+
+
+def patch_whitening(inputs: torch.Tensor, *, kernel: int = 2, eps: float = 5e-4) -> torch.Tensor:
+    """Conv weights (2 * C * k * k, C, k, k) that whiten k x k patches of inputs (N, C, H, W).
+
+    Rows are the eigenvectors of the patch covariance divided by sqrt(eigenvalue + eps),
+    largest first, then the same rows negated (so a following GELU keeps both signs).
+    Applied to the patches, the first half gives outputs with about identity covariance.
+    """
+    if inputs.ndim != 4:
+        raise ValueError(f"inputs must be (N, C, H, W), got {tuple(inputs.shape)}.")
+    c = inputs.shape[1]
+    patches = inputs.float().unfold(2, kernel, 1).unfold(3, kernel, 1)  # (N, C, H', W', k, k)
+    patches = patches.permute(0, 2, 3, 1, 4, 5).reshape(-1, c * kernel * kernel)
+    covariance = patches.T @ patches / len(patches)
+    eigenvalues, eigenvectors = torch.linalg.eigh(covariance)  # ascending
+    eigenvalues, eigenvectors = eigenvalues.flip(0), eigenvectors.flip(1)
+    filters = (eigenvectors / torch.sqrt(eigenvalues.clamp_min(0) + eps)).T
+    filters = filters.reshape(-1, c, kernel, kernel)
+    return torch.cat([filters, -filters])
+
+
+class _Scale(nn.Module):
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return x * self.factor
+
+
+def _batchnorm(width: int, config: FastConfig) -> nn.BatchNorm2d:
+    norm = nn.BatchNorm2d(width, eps=1e-12, momentum=config.bn_momentum)
+    norm.weight.requires_grad = not config.frozen_bn_scale
+    return norm
+
+
+def make_fast_net(config: FastConfig = FastConfig(), *, num_classes: int = 10) -> nn.Sequential:
+    """(N, 3, 32, 32) -> 2x2 stem (N, 24, 31, 31) -> 3 blocks (N, w, 15|7|3, ..) -> (N, classes).
+
+    Each block: conv -> max-pool -> BN -> GELU -> conv -> BN -> GELU. The stem's weights
+    are set by `init_whitening` (and frozen) when `config.whiten`.
+    """
+    stem_width = 2 * 3 * 2 * 2
+    layers: list[nn.Module] = [nn.Conv2d(3, stem_width, 2, bias=True), nn.GELU()]
+    c_in = stem_width
+    for w in config.widths:
+        layers += [nn.Conv2d(c_in, w, 3, padding=1, bias=False), nn.MaxPool2d(2),
+                   _batchnorm(w, config), nn.GELU(),
+                   nn.Conv2d(w, w, 3, padding=1, bias=False), _batchnorm(w, config), nn.GELU()]
+        c_in = w
+    layers += [nn.MaxPool2d(3), nn.Flatten(), nn.Linear(c_in, num_classes, bias=False),
+               _Scale(1 / 9)]
+    model = nn.Sequential(*layers)
+    if config.dirac:
+        for m in model.modules():
+            if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3):
+                nn.init.dirac_(m.weight.data[:m.in_channels])
+    if config.whiten:
+        model[0].weight.requires_grad = False
+    return model
+
+
+def init_whitening(model: nn.Sequential, inputs: torch.Tensor) -> None:
+    """Set the stem's weights from normalized training inputs (N, 3, H, W)."""
+    with torch.no_grad():
+        model[0].weight.copy_(patch_whitening(inputs, kernel=model[0].kernel_size[0]))
+
+
+def make_optimizer(model: nn.Module, config: FastConfig) -> torch.optim.SGD:
+    """SGD with the decoupled lr and weight decay; BatchNorm shifts at `bias_scaler` x lr."""
+    kilostep = 1024 * (1 + 1 / (1 - config.momentum))  # mean step size of Nesterov SGD
+    lr = config.lr / kilostep
+    decay = config.weight_decay * config.batch_size / kilostep
+    shifts = [p for m in model.modules() if isinstance(m, nn.BatchNorm2d) for p in [m.bias]]
+    shift_ids = {id(p) for p in shifts}
+    others = [p for p in model.parameters() if id(p) not in shift_ids]
+    groups = [dict(params=shifts, lr=lr * config.bias_scaler, weight_decay=decay / (lr * config.bias_scaler)),
+              dict(params=others, lr=lr, weight_decay=decay / lr)]
+    for g in groups:
+        g["base_lr"] = g["lr"]
+    return torch.optim.SGD(groups, momentum=config.momentum, nesterov=config.nesterov)
+
+
+class Lookahead:
+    """An EMA of the weights that the weights are reset to each time it is updated."""
+
+    def __init__(self, model: nn.Module):
+        self.average = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, decay: float) -> None:
+        for key, value in model.state_dict().items():
+            if value.is_floating_point():
+                self.average[key].lerp_(value, 1 - decay)
+                value.copy_(self.average[key])
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def train_fast(train: tuple, test: tuple, *, config: FastConfig = FastConfig(),
+               device: str | torch.device = "cpu", eval_every_epoch: bool = False) -> dict:
+    """Train one fast-recipe model and measure it on `test`.
+
+    train, test: (images uint8 (N, 32, 32, 3), labels int (N,)). Returns a dict with
+    "accuracy" (no TTA), "tta_accuracy" (config.tta), "train_seconds" (whitening init and
+    training steps, device-synchronized, evaluation excluded), "tta_seconds", "epochs" and,
+    with `eval_every_epoch`, "curve": [(train seconds so far, epoch, accuracy), ...].
+    """
+    device = torch.device(device)
+    mean, std = channel_stats(np.asarray(train[0]))
+    aug = Augment(flip=True, alternate=config.alt_flip, translate=config.translate)
+    loader = DeviceLoader(*train, batch_size=config.batch_size, mean=mean, std=std, shuffle=True,
+                          drop_last=True, augment=aug, seed=config.seed, device=device)
+    test_loader = DeviceLoader(*test, batch_size=2000, mean=mean, std=std, device=device)
+    if len(loader) == 0:
+        raise ValueError(f"{len(train[1])} training images make no full batch of "
+                         f"{config.batch_size}; lower config.batch_size.")
+    torch.manual_seed(config.seed)
+    model = make_fast_net(config).to(device).to(memory_format=torch.channels_last)
+    optimizer = make_optimizer(model, config)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing, reduction="sum")
+    total = math.ceil(len(loader) * config.epochs)
+    lookahead = Lookahead(model) if config.lookahead else None
+    curve, elapsed, step = [], 0.0, 0
+
+    _sync(device)
+    started = time.perf_counter()
+    if config.whiten:  # a random 5,000 (a split may be sorted by class)
+        pick = torch.randperm(len(loader.images), generator=torch.Generator().manual_seed(
+            config.seed))[:5000].to(device)
+        init_whitening(model, loader.normalize(loader.images[pick]))
+    for epoch in range(math.ceil(config.epochs)):
+        if config.whiten:
+            model[0].bias.requires_grad = epoch < config.whiten_bias_epochs
+        model.train()
+        loader.set_epoch(epoch)
+        for inputs, targets in loader:
+            for group in optimizer.param_groups:
+                group["lr"] = group["base_lr"] * triangle(step, total)
+            with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
+                logits = model(inputs.contiguous(memory_format=torch.channels_last))
+            loss = loss_fn(logits.float(), targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            if lookahead is not None and step % 5 == 0:
+                lookahead.update(model, decay=0.95**5 * (step / total) ** 3)
+            if step >= total:
+                break
+        if lookahead is not None and step >= total:
+            lookahead.update(model, decay=1.0)  # end on the averaged weights
+        _sync(device)
+        elapsed += time.perf_counter() - started
+        if eval_every_epoch:
+            curve.append((elapsed, epoch + 1, _accuracy(model, test_loader, 0, device)))
+        _sync(device)
+        started = time.perf_counter()
+        if step >= total:
+            break
+    tta_started = time.perf_counter()
+    tta_accuracy = _accuracy(model, test_loader, config.tta, device)
+    _sync(device)
+    return {"accuracy": curve[-1][2] if curve else _accuracy(model, test_loader, 0, device),
+            "tta_accuracy": tta_accuracy, "train_seconds": elapsed,
+            "tta_seconds": time.perf_counter() - tta_started, "epochs": config.epochs,
+            "steps": step, "curve": curve, "model": model}
+
+
+def _accuracy(model, loader, level, device) -> float:
+    with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
+        logits = predict_tta(model, loader, level=level, device=device)
+    return float((logits.argmax(1) == loader.labels.cpu()).float().mean())
+
+
+ABLATIONS = {
+    "no patch whitening": {"whiten": False},
+    "no dirac init": {"dirac": False},
+    "BN scale trained": {"frozen_bn_scale": False},
+    "no label smoothing": {"label_smoothing": 0.0},
+    "plain momentum (no Nesterov)": {"nesterov": False},
+    "no lookahead": {"lookahead": False},
+    "random flip (no alternating)": {"alt_flip": False},
+}
+
+
+def ablate(train: tuple, test: tuple, *, config: FastConfig = FastConfig(),
+           device: str | torch.device = "cpu", seeds: int = 1) -> list[dict]:
+    """The full recipe, then each trick of ABLATIONS removed alone; rows of mean results.
+
+    TTA is reported as its own pair of columns (it changes evaluation, not training).
+    """
+    rows = []
+    for name, change in {"full recipe": {}, **ABLATIONS}.items():
+        runs = [train_fast(train, test, device=device,
+                           config=dataclasses.replace(config, seed=config.seed + s, **change))
+                for s in range(seeds)]
+        rows.append({"run": name,
+                     "acc": float(np.mean([r["accuracy"] for r in runs])),
+                     "tta_acc": float(np.mean([r["tta_accuracy"] for r in runs])),
+                     "acc_std": float(np.std([r["tta_accuracy"] for r in runs])),
+                     "seconds": float(np.mean([r["train_seconds"] for r in runs]))})
+    return rows
