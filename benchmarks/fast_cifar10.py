@@ -163,7 +163,7 @@ def main() -> None:
     data = ru.load_cifar10()
     result = gpu_benchmark(data, args, device) if device.type == "cuda" \
         else cpu_benchmark(data, args, device)
-    note = "data: " + ("the offline JPEG q75 bundle" if os.environ.get("RECIPE_CIFAR10_OFFLINE")
+    note = ("the offline JPEG q75 bundle" if os.environ.get("RECIPE_CIFAR10_OFFLINE")
                        else "CIFAR-10 from torchvision's download")
     name = f"fast_cifar10_{device.type}{'_long' if args.long else ''}.json"
     write({**metadata("fast_cifar10", device), "data": note, **result}, name)
