@@ -3,6 +3,7 @@
     python benchmarks/fast_cifar10.py                 # GPU: recipe vs airbench94, 5 seeds each
     python benchmarks/fast_cifar10.py --long          # GPU: the long variant (target 96%)
     python benchmarks/fast_cifar10.py --device cpu    # CPU: accuracy after 2.5, 5, 10 minutes
+    python benchmarks/fast_cifar10.py --device cpu --ablate 2 --widths 32 64 64   # tricks, one at a time
 
 Both arms train on the same 50,000 training images in one process and are scored on the
 10,000 test images (with their test-time augmentation). On a GPU each arm first runs one
@@ -13,7 +14,7 @@ skipped with a message when it is missing or there is no GPU.
 On a CPU the schedule must be fixed before training, so the script measures the
 throughput for a few steps, then trains one run per budget with as many epochs as fit
 in it: the curve is final accuracy against training minutes.
-Writes benchmarks/results/fast_cifar10_<device>[_long].json.
+Writes benchmarks/results/fast_cifar10[_long|_ablation]_<device>.json.
 """
 
 from __future__ import annotations
@@ -149,6 +150,18 @@ def cpu_benchmark(data, args, device) -> dict:
                 (r["tta_accuracy"] for r in rows if r["train_minutes"] <= 10.5), default=None)}
 
 
+def cpu_ablation(data, args, device) -> dict:
+    """Each trick removed alone, on all training images, at a CPU-sized width and length."""
+    config = fast.FastConfig(**{**CPU, "epochs": args.ablate,
+                                **({"widths": tuple(args.widths)} if args.widths else {})})
+    rows = fast.ablate((data.train_images, data.train_labels), (data.test_images, data.test_labels),
+                       config=config, device=device, seeds=1)
+    for row in rows:
+        print(f"{row['run']:<30} acc {row['acc']:.4f}  TTA {row['tta_acc']:.4f}  "
+              f"{row['seconds']:6.1f} s", flush=True)
+    return {"config": dataclasses.asdict(config), "ablation": rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default=None)
@@ -158,14 +171,21 @@ def main() -> None:
                         help="CPU training budgets")
     parser.add_argument("--train-size", type=int, default=None, help="CPU: fewer images")
     parser.add_argument("--widths", type=int, nargs=3, default=None, help="CPU: block widths")
+    parser.add_argument("--ablate", type=float, default=None, metavar="EPOCHS",
+                        help="CPU: the one-trick-at-a-time ablation at this many epochs")
     args = parser.parse_args()
     device = torch.device(args.device) if args.device else ru.select_device()
     data = ru.load_cifar10()
-    result = gpu_benchmark(data, args, device) if device.type == "cuda" \
-        else cpu_benchmark(data, args, device)
+    if args.ablate:
+        result = cpu_ablation(data, args, device)
+    elif device.type == "cuda":
+        result = gpu_benchmark(data, args, device)
+    else:
+        result = cpu_benchmark(data, args, device)
     note = ("the offline JPEG q75 bundle" if os.environ.get("RECIPE_CIFAR10_OFFLINE")
                        else "CIFAR-10 from torchvision's download")
-    name = f"fast_cifar10_{device.type}{'_long' if args.long else ''}.json"
+    kind = "_long" if args.long else "_ablation" if args.ablate else ""
+    name = f"fast_cifar10{kind}_{device.type}.json"
     write({**metadata("fast_cifar10", device), "data": note, **result}, name)
 
 
