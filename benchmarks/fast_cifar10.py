@@ -37,11 +37,6 @@ LONG = dict(epochs=40.0, widths=(128, 384, 384))  # the "leave it training" vari
 CPU = dict(widths=(64, 128, 128), batch_size=512)  # sized for 2 cores: ~400 images/s
 
 
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def run_recipe(train, test, config, device) -> dict:
     result = fast.train_fast(train, test, config=config, device=device)
     return {k: v for k, v in result.items() if k not in ("model", "curve")}
@@ -72,10 +67,10 @@ def run_airbench(data, seeds: list[int], device) -> dict | None:
         runs, warmup = [], None
         for seed in [-1, *seeds]:
             torch.manual_seed(seed if seed >= 0 else 12345)
-            _sync(device)
+            fast.synchronize(device)
             started = time.perf_counter()
             model = airbench.train94(train_loader=loader, verbose=False)
-            _sync(device)
+            fast.synchronize(device)
             seconds = time.perf_counter() - started
             if seed < 0:
                 warmup = seconds

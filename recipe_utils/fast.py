@@ -35,6 +35,7 @@ from .data import channel_stats
 from .loader import Augment, DeviceLoader
 from .schedules import triangle
 from .squeeze import predict_tta
+from .train import _autocast
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,7 +159,8 @@ class Lookahead:
                 value.copy_(self.average[key])
 
 
-def _sync(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so that a clock read measures it (a no-op on the CPU)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -189,7 +191,7 @@ def train_fast(train: tuple, test: tuple, *, config: FastConfig = FastConfig(),
     lookahead = Lookahead(model) if config.lookahead else None
     curve, elapsed, step = [], 0.0, 0
 
-    _sync(device)
+    synchronize(device)
     started = time.perf_counter()
     if config.whiten:  # a random 5,000 (a split may be sorted by class)
         pick = torch.randperm(len(loader.images), generator=torch.Generator().manual_seed(
@@ -203,7 +205,7 @@ def train_fast(train: tuple, test: tuple, *, config: FastConfig = FastConfig(),
         for inputs, targets in loader:
             for group in optimizer.param_groups:
                 group["lr"] = group["base_lr"] * triangle(step, total)
-            with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
+            with _autocast(device, True):
                 logits = model(inputs.contiguous(memory_format=torch.channels_last))
             loss = loss_fn(logits.float(), targets)
             optimizer.zero_grad(set_to_none=True)
@@ -216,17 +218,16 @@ def train_fast(train: tuple, test: tuple, *, config: FastConfig = FastConfig(),
                 break
         if lookahead is not None and step >= total:
             lookahead.update(model, decay=1.0)  # end on the averaged weights
-        _sync(device)
+        synchronize(device)
         elapsed += time.perf_counter() - started
-        if eval_every_epoch:
+        if eval_every_epoch:  # the accuracy is read back to the host: nothing left queued
             curve.append((elapsed, epoch + 1, _accuracy(model, test_loader, 0, device)))
-        _sync(device)
         started = time.perf_counter()
         if step >= total:
             break
     tta_started = time.perf_counter()
     tta_accuracy = _accuracy(model, test_loader, config.tta, device)
-    _sync(device)
+    synchronize(device)
     return {"accuracy": curve[-1][2] if curve else _accuracy(model, test_loader, 0, device),
             "tta_accuracy": tta_accuracy, "train_seconds": elapsed,
             "tta_seconds": time.perf_counter() - tta_started, "epochs": config.epochs,
@@ -234,8 +235,7 @@ def train_fast(train: tuple, test: tuple, *, config: FastConfig = FastConfig(),
 
 
 def _accuracy(model, loader, level, device) -> float:
-    with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
-        logits = predict_tta(model, loader, level=level, device=device)
+    logits = predict_tta(model, loader, level=level, device=device)
     return float((logits.argmax(1) == loader.labels.cpu()).float().mean())
 
 

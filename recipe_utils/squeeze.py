@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .train import _device_of, _eval_batches
+
 
 class Ensemble(nn.Module):
     """Average the softmax probabilities of `models`; forward returns their log (N, C).
@@ -150,14 +152,10 @@ def tta_logits(model: nn.Module, inputs: torch.Tensor, *, level: int = 2) -> tor
     return logits
 
 
-def predict_tta(model: nn.Module, loader, *, level: int = 2, device=None) -> torch.Tensor:
+def predict_tta(model: nn.Module, loader, *, level: int = 2, device=None,
+                amp: bool = True) -> torch.Tensor:
     """Logits float32 (N, C) on the CPU with test-time augmentation, in the loader's order."""
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            return torch.cat([tta_logits(model, inputs.to(device), level=level).cpu()
-                              for inputs, _ in loader.without_augmentation()])
-    finally:
-        model.train(was_training)
+    device = _device_of(model, device)
+    batches = _eval_batches(model, loader.without_augmentation(), device, amp,
+                            forward=lambda inputs: tta_logits(model, inputs, level=level))
+    return torch.cat([logits.cpu() for logits, _ in batches])

@@ -100,15 +100,18 @@ def _autocast(device: torch.device, enabled: bool):
                           enabled=enabled and device.type == "cuda")
 
 
-def _eval_batches(model: nn.Module, loader, device, amp: bool):
-    """Yield (float32 logits, targets) per batch in eval mode; the mode is restored after."""
+def _eval_batches(model: nn.Module, loader, device, amp: bool, forward=None):
+    """Yield (float32 logits, targets) per batch in eval mode; the mode is restored after.
+
+    `forward(inputs)` replaces `model(inputs)` when given (e.g. test-time augmentation).
+    """
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             for inputs, targets in loader:
                 with _autocast(device, amp):
-                    logits = model(inputs.to(device))
+                    logits = (forward or model)(inputs.to(device))
                 yield logits.float(), targets.to(device)
     finally:
         model.train(was_training)
