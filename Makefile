@@ -1,6 +1,7 @@
 # nn-recipe: every target sets itself up (venv, install, data) so a fresh clone just works.
 #   make test    unit tests + every notebook under nbval, quick profile
 #   make course  execute every notebook in order, print the summary (runs/)
+#   make smoke   the full profile's code at toy size on any machine (runs/smoke/)
 #   make lab     JupyterLab on notebooks/
 
 PYTHON ?= python3
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.installed
 # relative paths are resolved here, because notebooks run from notebooks/
 export RECIPE_CIFAR10_OFFLINE := $(if $(RECIPE_CIFAR10_OFFLINE),$(abspath $(RECIPE_CIFAR10_OFFLINE)),)
 
-.PHONY: test course lab data lint benchmark clean
+.PHONY: test course smoke lab data lint benchmark clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +31,9 @@ test: $(STAMP) data lint
 
 course: $(STAMP) data
 	$(PY) -m recipe_utils.runner $(if $(RECIPE_PROFILE),--profile $(RECIPE_PROFILE),)
+
+smoke: $(STAMP) data
+	$(PY) -m recipe_utils.runner --smoke
 
 lab: $(STAMP) data
 	$(VENV)/bin/jupyter lab notebooks

@@ -1,10 +1,11 @@
 """`make course`: execute every notebook in order and print a summary table.
 
-    python -m recipe_utils.runner [NOTEBOOK ...] [--profile quick|full] [--out runs]
+    python -m recipe_utils.runner [NOTEBOOK ...] [--profile quick|full] [--smoke] [--out runs]
 
 Executed copies are written to `--out`; the table (notebook, status, seconds, the
 metrics each notebook recorded with `recipe_utils.record`) is printed and saved as
-`<out>/summary.json`. The exit code is 1 if any notebook failed.
+`<out>/summary.json`. The exit code is 1 if any notebook failed. `--smoke` runs the
+full profile's code at toy size on any machine (see `recipe_utils.smoke`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import smoke as smoke_module
 from .cifar import DATA_DIR_ENV, OFFLINE_ENV
 from .course import METRICS_KEY
 from .profile import PROFILE_ENV
@@ -34,13 +36,15 @@ def collect_metrics(notebook) -> dict:
     return metrics
 
 
-def run_notebook(path: Path, out_dir: Path, *, timeout: int) -> dict:
+def run_notebook(path: Path, out_dir: Path, *, timeout: int, smoke: bool = False) -> dict:
     """Execute one notebook in its folder; returns a summary row."""
     import nbformat
     from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
+    if smoke:
+        smoke_module.prepare(notebook, results_folder=out_dir.resolve() / "results")
     started = time.perf_counter()
     # IPC sockets in a private folder instead of TCP ports: two kernels starting at the
     # same moment on one machine (a second runner, a test) cannot grab each other's port,
@@ -57,8 +61,11 @@ def run_notebook(path: Path, out_dir: Path, *, timeout: int) -> dict:
     seconds = time.perf_counter() - started
     out_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, out_dir / path.name)
-    return {"notebook": path.name, "status": status, "seconds": round(seconds, 1),
-            "metrics": collect_metrics(notebook), "error": error}
+    row = {"notebook": path.name, "status": status, "seconds": round(seconds, 1),
+           "metrics": collect_metrics(notebook), "error": error}
+    if smoke:
+        row["asserts_not_met"] = smoke_module.collect_failed_asserts(notebook)
+    return row
 
 
 def _execute(client) -> tuple[str, str]:
@@ -81,6 +88,8 @@ def format_table(rows: list[dict]) -> str:
         lines.append(f"{row['notebook']:<36} {row['status']:<7} {row['seconds']:>8.1f}  {metrics}")
         if row["error"]:
             lines.append(f"{'':<36} error: {row['error']}")
+        for failed in row.get("asserts_not_met", []):
+            lines.append(f"{'':<36} assert not met at toy size, {failed['where']}: {failed['message'][:80]}")
     return "\n".join(lines)
 
 
@@ -88,9 +97,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--profile", default=None, help="quick or full (default: by hardware)")
-    parser.add_argument("--out", type=Path, default=REPO / "runs")
+    parser.add_argument("--smoke", action="store_true",
+                        help="full profile's code at toy size, asserts reported, not raised")
+    parser.add_argument("--out", type=Path, default=None, help="default: runs/ (runs/smoke/ with --smoke)")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell (a hung cell fails, the rest still run)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        if args.profile not in (None, "full"):
+            parser.error("--smoke runs the full profile's code; leave out --profile or say full.")
+        args.profile = "full"
+    args.out = args.out or REPO / "runs" / ("smoke" if args.smoke else "")
     if args.profile:
         os.environ[PROFILE_ENV] = args.profile  # the kernels inherit it
     for name in (OFFLINE_ENV, DATA_DIR_ENV):  # kernels run in notebooks/: make paths absolute
@@ -100,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for path in paths:
         print(f"running {path.name} ...", flush=True)
-        rows.append(run_notebook(path, args.out, timeout=args.timeout))
+        rows.append(run_notebook(path, args.out, timeout=args.timeout, smoke=args.smoke))
     print(format_table(rows))
     (args.out / "summary.json").write_text(json.dumps(rows, indent=2))
     return 0 if all(r["status"] == "ok" for r in rows) else 1
