@@ -264,6 +264,6 @@ def ablate(train: tuple, test: tuple, *, config: FastConfig = FastConfig(),
         rows.append({"run": name,
                      "acc": float(np.mean([r["accuracy"] for r in runs])),
                      "tta_acc": float(np.mean([r["tta_accuracy"] for r in runs])),
-                     "acc_std": float(np.std([r["tta_accuracy"] for r in runs])),
+                     "tta_acc_std": float(np.std([r["tta_accuracy"] for r in runs])),
                      "seconds": float(np.mean([r["train_seconds"] for r in runs]))})
     return rows
