@@ -37,6 +37,12 @@ LONG = dict(epochs=40.0, widths=(128, 384, 384))  # the "leave it training" vari
 CPU = dict(widths=(64, 128, 128), batch_size=512)  # sized for 2 cores: ~400 images/s
 
 
+def cpu_config(args, **changes) -> fast.FastConfig:
+    """The CPU-sized recipe, with --widths and `changes` applied."""
+    widths = {"widths": tuple(args.widths)} if args.widths else {}
+    return fast.FastConfig(**{**CPU, **widths, **changes})
+
+
 def run_recipe(train, test, config, device) -> dict:
     result = fast.train_fast(train, test, config=config, device=device)
     return {k: v for k, v in result.items() if k not in ("model", "curve")}
@@ -122,11 +128,10 @@ def gpu_benchmark(data, args, device) -> dict:
 
 def cpu_benchmark(data, args, device) -> dict:
     n = args.train_size or len(data.train_labels)
-    pick = ru.data.stratified_subset(data.train_labels, n, seed=0) if n < len(data.train_labels) \
-        else np.arange(n)
+    pick = ru.data.stratified_subset(data.train_labels, n, seed=0)  # n = all: every index
     train = (data.train_images[pick], data.train_labels[pick])
     test = (data.test_images, data.test_labels)
-    base = fast.FastConfig(**{**CPU, **({"widths": tuple(args.widths)} if args.widths else {})})
+    base = cpu_config(args)
     probe = fast.train_fast((train[0][:2048], train[1][:2048]), (test[0][:64], test[1][:64]),
                             config=dataclasses.replace(base, epochs=2, tta=0), device=device)
     images_per_s = probe["steps"] * base.batch_size / probe["train_seconds"]
@@ -147,8 +152,7 @@ def cpu_benchmark(data, args, device) -> dict:
 
 def cpu_ablation(data, args, device) -> dict:
     """Each trick removed alone, on all training images, at a CPU-sized width and length."""
-    config = fast.FastConfig(**{**CPU, "epochs": args.ablate,
-                                **({"widths": tuple(args.widths)} if args.widths else {})})
+    config = cpu_config(args, epochs=args.ablate)
     rows = fast.ablate((data.train_images, data.train_labels), (data.test_images, data.test_labels),
                        config=config, device=device, seeds=1)
     for row in rows:
@@ -178,7 +182,7 @@ def main() -> None:
     else:
         result = cpu_benchmark(data, args, device)
     note = ("the offline JPEG q75 bundle" if os.environ.get("RECIPE_CIFAR10_OFFLINE")
-                       else "CIFAR-10 from torchvision's download")
+            else "CIFAR-10 from torchvision's download")
     kind = "_long" if args.long else "_ablation" if args.ablate else ""
     name = f"fast_cifar10{kind}_{device.type}.json"
     write({**metadata("fast_cifar10", device), "data": note, **result}, name)

@@ -135,7 +135,7 @@ def make_optimizer(model: nn.Module, config: FastConfig) -> torch.optim.SGD:
     kilostep = 1024 * (1 + 1 / (1 - config.momentum))  # mean step size of Nesterov SGD
     lr = config.lr / kilostep
     decay = config.weight_decay * config.batch_size / kilostep
-    shifts = [p for m in model.modules() if isinstance(m, nn.BatchNorm2d) for p in [m.bias]]
+    shifts = [m.bias for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     shift_ids = {id(p) for p in shifts}
     others = [p for p in model.parameters() if id(p) not in shift_ids]
     groups = [dict(params=shifts, lr=lr * config.bias_scaler, weight_decay=decay / (lr * config.bias_scaler)),
@@ -225,11 +225,11 @@ def train_fast(train: tuple, test: tuple, *, config: FastConfig = FastConfig(),
         started = time.perf_counter()
         if step >= total:
             break
+    accuracy = curve[-1][2] if curve else _accuracy(model, test_loader, 0, device)
     tta_started = time.perf_counter()
-    tta_accuracy = _accuracy(model, test_loader, config.tta, device)
+    tta_accuracy = _accuracy(model, test_loader, config.tta, device) if config.tta else accuracy
     synchronize(device)
-    return {"accuracy": curve[-1][2] if curve else _accuracy(model, test_loader, 0, device),
-            "tta_accuracy": tta_accuracy, "train_seconds": elapsed,
+    return {"accuracy": accuracy, "tta_accuracy": tta_accuracy, "train_seconds": elapsed,
             "tta_seconds": time.perf_counter() - tta_started, "epochs": config.epochs,
             "steps": step, "curve": curve, "model": model}
 

@@ -27,10 +27,14 @@ class Augment:
     cutout: int = 0  # zero a random square of this side (after normalization: the mean)
 
 
+def _mirror(images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Images (N, C, H, W) mirrored left-right where bool mask (N,) is True."""
+    return torch.where(mask[:, None, None, None], images.flip(-1), images)
+
+
 def flip_batch(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Mirror a random half of images (N, C, H, W) left-right."""
-    mask = torch.rand(len(images), generator=generator, device=images.device) < 0.5
-    return torch.where(mask[:, None, None, None], images.flip(-1), images)
+    return _mirror(images, torch.rand(len(images), generator=generator, device=images.device) < 0.5)
 
 
 def alternating_flips(n: int, epoch: int, *, seed: int = 0) -> torch.Tensor:
@@ -146,7 +150,7 @@ class DeviceLoader:
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
             images, targets = self.images[idx], self.labels[idx]
             if aug.flip and aug.alternate:
-                images = torch.where(flips[idx][:, None, None, None], images.flip(-1), images)
+                images = _mirror(images, flips[idx])
             elif aug.flip:
                 images = flip_batch(images, generator)
             if aug.translate:
