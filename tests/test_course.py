@@ -6,6 +6,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
 from recipe_utils import course, runner
+from recipe_utils.profile import PROFILE_ENV
 
 
 def test_start_returns_what_notebooks_need(capsys):
@@ -14,7 +15,8 @@ def test_start_returns_what_notebooks_need(capsys):
     assert "torch" in capsys.readouterr().out
 
 
-def test_runner_executes_and_collects_metrics(tmp_path, capsys):
+def test_runner_executes_and_collects_metrics(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(PROFILE_ENV, "quick")  # runner.main sets it for its kernels; restored after
     good = new_notebook(cells=[new_code_cell(
         "import os, recipe_utils as ru\n"
         "ru.record(answer=42, profile=os.environ['RECIPE_PROFILE'])")])

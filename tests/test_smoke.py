@@ -8,6 +8,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from recipe_utils import fast, runner, smoke, train
+from recipe_utils.profile import PROFILE_ENV
 
 
 def test_capped_config_never_exceeds_its_limits_even_through_replace():
@@ -45,7 +46,10 @@ def test_prepare_needs_a_parameters_cell():
         smoke.prepare(new_notebook(cells=[new_code_cell("x = 1")]), results_folder=".")
 
 
-def test_runner_smoke_runs_full_branches_at_toy_size(tmp_path, capsys):
+def test_runner_smoke_runs_full_branches_at_toy_size(tmp_path, capsys, monkeypatch):
+    # runner.main sets $RECIPE_PROFILE=full for its kernels: restore it after, or later
+    # notebook tests in this process would run the full profile
+    monkeypatch.setenv(PROFILE_ENV, "quick")
     params = new_code_cell('PROFILE = "quick"  # the smoke run overrides this')
     params.metadata["tags"] = ["parameters"]
     cells = [
