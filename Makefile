@@ -42,6 +42,7 @@ benchmark: $(STAMP) data
 	$(PY) benchmarks/loader_speed.py
 	$(PY) benchmarks/duplicates_speed.py
 	$(PY) benchmarks/preflight_speed.py
+	$(PY) benchmarks/full_profile_budget.py
 
 clean:
 	rm -rf runs .pytest_cache

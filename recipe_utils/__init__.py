@@ -5,6 +5,7 @@ from .course import Course, record, start
 from .data import Splits, channel_stats, load_splits, make_splits
 from .loader import Augment, DeviceLoader, make_loaders
 from .profile import Profile, get_profile, seed_everything, select_device
+from .sizes import Run, run_sizes
 from .train import History, TrainConfig, evaluate, fit, predict
 
 __version__ = "0.1.0"
@@ -12,6 +13,6 @@ __version__ = "0.1.0"
 __all__ = [
     "CIFAR10", "DataError", "load_cifar10", "Course", "record", "start", "Splits",
     "channel_stats", "load_splits", "make_splits", "Augment", "DeviceLoader", "make_loaders",
-    "Profile", "get_profile", "seed_everything", "select_device", "History", "TrainConfig",
+    "Profile", "get_profile", "seed_everything", "select_device", "Run", "run_sizes", "History", "TrainConfig",
     "evaluate", "fit", "predict",
 ]

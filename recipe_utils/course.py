@@ -11,6 +11,7 @@ from .cifar import default_data_dir
 from .profile import Profile, environment_report, get_profile, seed_everything, select_device
 
 METRICS_KEY = "recipe_metrics"  # output metadata key that `make course` collects
+RESULTS_ENV = "RECIPE_RESULTS_DIR"  # where save_result writes, when set (smoke runs set it)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,14 +62,18 @@ def record(**metrics) -> dict:
 def save_result(course: Course, name: str, results: dict, *, folder: str | Path | None = None) -> Path:
     """Write a notebook's results as JSON with date, profile, device and versions.
 
-    Goes to the checkout's benchmarks/results/ (or `folder`) as `<name>_<device>.json`, so
-    that a full-profile run on a GPU leaves its numbers where the README quotes them from.
+    Goes to `folder`, else `$RECIPE_RESULTS_DIR`, else the checkout's benchmarks/results/,
+    as `<name>_<profile>_<device>.json`, so that a full-profile run on a GPU leaves its
+    numbers where the README quotes them from.
     """
     import datetime
     import json
+    import os
 
-    folder = Path(folder) if folder is not None else Path(__file__).resolve().parents[1] / \
-        "benchmarks" / "results"
+    if folder is None:
+        folder = os.environ.get(RESULTS_ENV) or \
+            Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     info = environment_report(course.profile, course.device)
     payload = {"name": name, "date": datetime.date.today().isoformat(), "seed": course.seed,

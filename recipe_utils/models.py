@@ -198,3 +198,38 @@ def set_output_bias(model: nn.Module, class_counts) -> nn.Module:
     with torch.no_grad():
         last[-1].bias.copy_((counts / counts.sum()).log())
     return model
+
+
+def recalibrate_batchnorm(model: nn.Module, loader) -> nn.Module:
+    """Re-estimate every BatchNorm's running mean and variance with dropout switched off.
+
+    Dropout before a BatchNorm layer changes the variance the layer sees: in training the
+    running statistics are gathered with units dropped, at test time none are, so the
+    normalization no longer fits (the "variance shift" of Li et al., 2019). One pass over
+    `loader` (unaugmented training inputs) in train mode, dropout in eval mode, with
+    cumulative averages, makes the statistics those of test time. No weight changes.
+    Returns the model, in eval mode.
+    """
+    import torch
+
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        raise ValueError("recalibrate_batchnorm needs a model with BatchNorm layers.")
+    momenta = [m.momentum for m in norms]
+    device = next(model.parameters()).device
+    model.train()
+    for m in model.modules():
+        if isinstance(m, nn.modules.dropout._DropoutNd):
+            m.eval()
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the whole pass
+    try:
+        with torch.no_grad():
+            for inputs, _ in loader:
+                model(inputs.to(device))
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        model.eval()
+    return model

@@ -26,10 +26,11 @@ def plot_loss(history, *, ax=None, smooth: int = 20):
                 label=f"train loss (mean of {smooth})")
     if history.epochs:
         per_epoch = len(steps) / len(history.epochs)
-        ends = np.array([r["epoch"] for r in history.epochs]) * per_epoch - 1
-        ax.plot(ends, history.column("train_loss"), "o-", label="train loss (whole split)")
-        if "val_loss" in history.epochs[0]:
-            ax.plot(ends, history.column("val_loss"), "s-", label="val loss (whole split)")
+        for key, style, label in (("train_loss", "o-", "train loss (whole split)"),
+                                  ("val_loss", "s-", "val loss (whole split)")):
+            epochs, values = history.curve(key)
+            if values:
+                ax.plot(np.array(epochs) * per_epoch - 1, values, style, label=label)
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.legend()
@@ -39,11 +40,10 @@ def plot_loss(history, *, ax=None, smooth: int = 20):
 def plot_accuracy(history, *, ax=None):
     """Per-epoch accuracy on the whole train and validation splits."""
     ax = _axes(ax)
-    epochs = history.column("epoch")
-    if "train_acc" in history.epochs[0]:
-        ax.plot(epochs, history.column("train_acc"), "o-", label="train")
-    if "val_acc" in history.epochs[0]:
-        ax.plot(epochs, history.column("val_acc"), "s-", label="validation")
+    for key, style, label in (("train_acc", "o-", "train"), ("val_acc", "s-", "validation")):
+        epochs, values = history.curve(key)
+        if values:
+            ax.plot(epochs, values, style, label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy")
     ax.legend()

@@ -39,6 +39,9 @@ PROFILES = {
                      epochs=3, batch_size=128, eval_batch_size=1_000),
     "full": Profile("full", train_size=None, val_size=5_000, test_size=None,
                     epochs=30, batch_size=512, eval_batch_size=2_000),
+    # the full profile's code at toy size (`make smoke`); never chosen by hardware
+    "smoke": Profile("smoke", train_size=256, val_size=200, test_size=200,
+                     epochs=1, batch_size=64, eval_batch_size=200),
 }
 
 

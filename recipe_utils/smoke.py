@@ -4,61 +4,23 @@
 
 The quick profile is tested on every commit, but the code under `if not QUICK:` only
 runs when somebody has rented a GPU for the full profile, which is the worst moment to
-find a typo in it. A smoke run executes each notebook with the full profile's branches
-and the full models, on a few hundred images, for one epoch per run, in minutes on a CPU.
-Its numbers mean nothing: the notebooks' asserts are evaluated and every one that does
-not hold is listed, but none stops the run (at toy size most accuracy bars are missed).
-Any other exception fails the notebook, as in a real run. Results a notebook would save
-go to the runner's output folder, never to benchmarks/results/.
+find a typo in it. A smoke run executes each notebook in the `smoke` profile: the full
+profile's branches and models with the toy sizes of the size table's `smoke` column
+(`recipe_utils.sizes`), in minutes on a CPU. Its numbers mean nothing: the notebooks'
+asserts are evaluated and every one that does not hold is listed, but none stops the
+run (at toy size most accuracy bars are missed). Any other exception fails the notebook,
+as in a real run. Results a notebook would save go to the runner's output folder
+(`$RECIPE_RESULTS_DIR`), never to benchmarks/results/.
 
 Only the runner uses this module: it rewrites the notebook's asserts (`soften_asserts`)
-and inserts a cell calling `shrink` after the parameters cell.
+and inserts a cell after the parameters cell that imports the soft assert.
 """
 
 from __future__ import annotations
 
 import ast
-import dataclasses
-from pathlib import Path
 
 SMOKE_KEY = "recipe_utils/smoke_assert"
-SMOKE_SIZES = dict(train_size=256, val_size=200, test_size=200, max_epochs=1, max_batch_size=64)
-
-
-def _capped(cls: type, **limits) -> type:
-    """A frozen subclass of dataclass `cls` whose fields named in `limits` never exceed them."""
-    def __post_init__(self):
-        for name, limit in limits.items():
-            object.__setattr__(self, name, min(getattr(self, name), limit))
-
-    namespace = {"__post_init__": __post_init__, "__module__": cls.__module__,
-                 "__qualname__": cls.__qualname__}
-    return dataclasses.dataclass(frozen=True)(type(cls.__name__, (cls,), namespace))
-
-
-def shrink(*, results_folder: str | Path, train_size: int = 256, val_size: int = 200,
-           test_size: int = 200, max_epochs: int = 1, max_batch_size: int = 64) -> None:
-    """Patch this process's full profile, TrainConfig and FastConfig down to toy size.
-
-    For smoke runs only: it changes module attributes of recipe_utils for the rest of the
-    process, and sends `course.save_result` to `results_folder`.
-    """
-    import recipe_utils
-
-    from . import course, fast, profile, train
-
-    profile.PROFILES["full"] = dataclasses.replace(
-        profile.PROFILES["full"], train_size=train_size, val_size=val_size,
-        test_size=test_size, epochs=max_epochs, batch_size=max_batch_size,
-        eval_batch_size=max(val_size, test_size))
-    train.TrainConfig = recipe_utils.TrainConfig = _capped(train.TrainConfig, epochs=max_epochs)
-    fast.FastConfig = _capped(fast.FastConfig, epochs=max_epochs, batch_size=max_batch_size)
-    save_result = course.save_result
-
-    def save_elsewhere(c, name, results, *, folder=None):
-        return save_result(c, f"smoke_{name}", results, folder=results_folder)
-
-    course.save_result = save_elsewhere
 
 
 def soft_assert(condition, message=None, *, where: str = "", source: str = "") -> bool:
@@ -102,7 +64,7 @@ def soften_asserts(source: str, *, cell: int) -> str:
     return ast.unparse(ast.fix_missing_locations(_SoftAsserts(cell).visit(tree)))
 
 
-def prepare(notebook, *, results_folder: str | Path) -> None:
+def prepare(notebook) -> None:
     """Rewrite an nbformat notebook in place for a smoke run (see the module docstring)."""
     from nbformat.v4 import new_code_cell
 
@@ -113,10 +75,8 @@ def prepare(notebook, *, results_folder: str | Path) -> None:
     if not tagged:
         raise ValueError("A smoke run needs the notebook's parameters cell (tagged `parameters`).")
     setup = new_code_cell(
-        "# smoke run: the full profile's code at toy size (inserted by recipe_utils.runner --smoke)\n"
-        "from recipe_utils.smoke import shrink, soft_assert as _smoke_assert\n"
-        f"shrink(results_folder={str(results_folder)!r})\n"
-        'PROFILE = "full"')
+        "# smoke run: asserts are reported, not raised (inserted by recipe_utils.runner --smoke)\n"
+        "from recipe_utils.smoke import soft_assert as _smoke_assert")
     notebook.cells.insert(tagged[0] + 1, setup)
 
 

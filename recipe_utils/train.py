@@ -57,8 +57,13 @@ class History:
     epochs: list[dict] = dataclasses.field(default_factory=list)
 
     def column(self, key: str) -> list[float]:
-        """One per-epoch metric as a list, e.g. `history.column("val_acc")`."""
-        return [record[key] for record in self.epochs]
+        """One per-epoch metric as a list, e.g. `history.column("val_acc")`, over the epochs
+        that measured it (all of them unless `fit` ran with `eval_every` > 1)."""
+        return [record[key] for record in self.epochs if key in record]
+
+    def curve(self, key: str) -> tuple[list[int], list[float]]:
+        """(1-based epochs that measured `key`, its values), for plotting against the epoch."""
+        return [record["epoch"] for record in self.epochs if key in record], self.column(key)
 
     @property
     def best_epoch(self) -> int:
@@ -176,6 +181,7 @@ def fit(
     callback: Callable[[int, nn.Module, dict], None] | None = None,
     monitor=None,
     progress: bool = True,
+    eval_every: int = 1,
 ) -> History:
     """Train `model` on `train_loader` (a DeviceLoader) for `config.epochs` epochs.
 
@@ -185,8 +191,17 @@ def fit(
     With `config.patience`, training stops after that many epochs without a lower
     val loss and the model is left with the weights of its best epoch
     (`history.best_epoch`); the best weights travel in the checkpoint too.
+    `eval_every` > 1 evaluates the whole splits only every that many epochs and after the
+    last (0: after the last only); the other epochs record the mean step loss. Most of a
+    small CPU run's time can go to evaluation, so a comparison that needs only the end
+    point is several times cheaper with it.
     Returns the History; raises NonFiniteLossError on a NaN/inf loss.
     """
+    if eval_every < 0:
+        raise ValueError(f"eval_every must be >= 0, got {eval_every}.")
+    if config.patience and eval_every != 1:
+        raise ValueError("config.patience (early stopping) watches the val loss every epoch: "
+                         "use eval_every=1.")
     device = _device_of(model, device)
     model.to(device)
     loss_fn = loss_fn or nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
@@ -249,13 +264,14 @@ def fit(
             bar.update(1)
             bar.set_postfix(epoch=epoch + 1, loss=f"{value:.3f}")
         record = {"epoch": epoch + 1, "lr": lr, "seconds": time.perf_counter() - started}
-        if train_eval is not None:
+        measure = epoch + 1 == config.epochs or (eval_every > 0 and (epoch + 1) % eval_every == 0)
+        if train_eval is not None and measure:
             record["train_loss"], record["train_acc"] = evaluate(
                 model, train_eval, loss_fn=plain_loss, device=device, amp=config.amp)
         else:
             recent = history.step_loss[-steps_per_epoch:]
             record["train_loss"] = sum(recent) / len(recent)
-        if val_loader is not None:
+        if val_loader is not None and measure:
             record["val_loss"], record["val_acc"] = evaluate(
                 model, val_loader, loss_fn=plain_loss, device=device, amp=config.amp)
         history.epochs.append(record)

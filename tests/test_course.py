@@ -31,14 +31,28 @@ def test_runner_executes_and_collects_metrics(tmp_path, capsys, monkeypatch):
     assert rows[0]["status"] == "ok" and rows[0]["metrics"] == {"answer": 42, "profile": "quick"}
     assert rows[1]["status"] == "FAILED" and "arithmetic is broken" in rows[1]["error"]
     assert "answer=42" in out and (tmp_path / "runs" / "00_good.ipynb").exists()
+    # each row is printed as soon as its notebook ends, before the next one starts
+    assert out.index("answer=42") < out.index("running 01_bad.ipynb")
 
 
-def test_save_result_writes_metadata(tmp_path):
-    import json
-
+def test_save_result_writes_metadata(tmp_path, monkeypatch):
     c = course.start("quick", report=False)
     path = course.save_result(c, "stage3", {"val_acc": 0.5}, folder=tmp_path)
     data = json.loads(path.read_text())
     assert path.name == "stage3_quick_cpu.json"
     assert data["results"] == {"val_acc": 0.5} and data["profile"] == "quick"
     assert data["device"] == "cpu" and "torch" in data and "date" in data
+    # a smoke run points results elsewhere through the environment, never benchmarks/results
+    monkeypatch.setenv(course.RESULTS_ENV, str(tmp_path / "elsewhere"))
+    assert course.save_result(c, "stage3", {}).parent == tmp_path / "elsewhere"
+
+
+def test_runner_seed_is_set_after_the_parameters_cell(tmp_path, monkeypatch):
+    monkeypatch.setenv(PROFILE_ENV, "quick")
+    params = new_code_cell("SEED = 0")
+    params.metadata["tags"] = ["parameters"]
+    notebook = new_notebook(cells=[params, new_code_cell("import recipe_utils as ru\nru.record(seed=SEED)")])
+    nbformat.write(notebook, tmp_path / "00_seed.ipynb")
+    code = runner.main([str(tmp_path / "00_seed.ipynb"), "--seed", "7", "--out", str(tmp_path / "runs")])
+    rows = json.loads((tmp_path / "runs" / "summary.json").read_text())
+    assert code == 0 and rows[0]["metrics"] == {"seed": 7}

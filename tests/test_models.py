@@ -86,3 +86,28 @@ def test_pretrained_offline_gives_a_clear_error(monkeypatch):
     monkeypatch.setattr(torchvision.models.ResNet18_Weights.DEFAULT, "get_state_dict", offline)
     with pytest.raises(RuntimeError, match="needs internet once"):
         models.pretrained_resnet18()
+
+
+def test_recalibrate_batchnorm_measures_statistics_without_dropout():
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Dropout2d(0.5), nn.BatchNorm2d(4),
+                          nn.Flatten(), nn.Linear(4 * 8 * 8, 10))
+    x = torch.randn(64, 3, 8, 8)
+    model.train()
+    for _ in range(5):  # running statistics gathered with half the channels dropped
+        model(x)
+    loader = [(x, None)]  # one batch: the cumulative average is that batch's statistics
+    weights = [p.detach().clone() for p in model.parameters()]
+    models.recalibrate_batchnorm(model, loader)
+    with torch.no_grad():
+        feature = model[0](x)  # what the BatchNorm sees at test time: no dropout
+    bn = model[2]
+    torch.testing.assert_close(bn.running_mean, feature.mean((0, 2, 3)), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(bn.running_var, feature.var((0, 2, 3)), rtol=1e-3, atol=1e-4)
+    assert not model.training and bn.momentum == 0.1  # eval mode, momentum restored
+    assert all(torch.equal(a, b) for a, b in zip(weights, model.parameters()))  # no weight moved
+    with pytest.raises(ValueError, match="BatchNorm"):
+        models.recalibrate_batchnorm(nn.Linear(2, 2), loader)

@@ -1,24 +1,14 @@
 """The smoke run: the full profile's code at toy size, asserts reported instead of raised."""
 
-import dataclasses
 import json
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from recipe_utils import fast, runner, smoke, train
+from recipe_utils import runner, smoke
+from recipe_utils.course import RESULTS_ENV
 from recipe_utils.profile import PROFILE_ENV
-
-
-def test_capped_config_never_exceeds_its_limits_even_through_replace():
-    capped = smoke._capped(train.TrainConfig, epochs=1)
-    config = capped(epochs=30, lr=1e-3)
-    assert config.epochs == 1 and config.lr == 1e-3 and isinstance(config, train.TrainConfig)
-    assert dataclasses.replace(config, epochs=15).epochs == 1
-    assert capped(epochs=0).epochs == 0  # a limit, not a value
-    small = smoke._capped(fast.FastConfig, epochs=1, batch_size=64)()
-    assert (small.epochs, small.batch_size, small.widths) == (1, 64, fast.FastConfig().widths)
 
 
 def test_soften_asserts_rewrites_every_assert_and_keeps_other_code():
@@ -43,14 +33,15 @@ def test_soften_asserts_handles_ipython_syntax_and_leaves_assert_free_cells_alon
 
 def test_prepare_needs_a_parameters_cell():
     with pytest.raises(ValueError, match="parameters"):
-        smoke.prepare(new_notebook(cells=[new_code_cell("x = 1")]), results_folder=".")
+        smoke.prepare(new_notebook(cells=[new_code_cell("x = 1")]))
 
 
 def test_runner_smoke_runs_full_branches_at_toy_size(tmp_path, capsys, monkeypatch):
-    # runner.main sets $RECIPE_PROFILE=full for its kernels: restore it after, or later
-    # notebook tests in this process would run the full profile
+    # runner.main sets $RECIPE_PROFILE and $RECIPE_RESULTS_DIR for its kernels: restore them
+    # after, or later notebook tests in this process would run the smoke profile
     monkeypatch.setenv(PROFILE_ENV, "quick")
-    params = new_code_cell('PROFILE = "quick"  # the smoke run overrides this')
+    monkeypatch.delenv(RESULTS_ENV, raising=False)
+    params = new_code_cell('PROFILE = None  # the smoke run sets $RECIPE_PROFILE')
     params.metadata["tags"] = ["parameters"]
     cells = [
         params,
@@ -58,10 +49,10 @@ def test_runner_smoke_runs_full_branches_at_toy_size(tmp_path, capsys, monkeypat
             "import recipe_utils as ru\n"
             "course = ru.start(PROFILE, report=False)\n"
             "QUICK = course.profile.name == 'quick'\n"
-            "config = ru.TrainConfig(epochs=3 if QUICK else 30)\n"
-            "assert not QUICK and config.epochs == 1, 'smoke runs take the full branch, one epoch'\n"
-            "assert config.epochs > 10, 'a full-size bar'\n"
-            "print(ru.course.save_result(course, 'stage', {'epochs': config.epochs}))"),
+            "size = ru.run_sizes('04b_regularize_model', course.profile)['regularize']\n"
+            "assert not QUICK and size.epochs == 1, 'smoke runs take the full branch, one epoch'\n"
+            "assert size.epochs > 10, 'a full-size bar'\n"
+            "print(ru.course.save_result(course, 'stage', {'epochs': size.epochs}))"),
         new_code_cell("ru.record(profile=course.profile.name, train_size=course.profile.train_size)"),
     ]
     nbformat.write(new_notebook(cells=cells), tmp_path / "00_toy.ipynb")
@@ -74,11 +65,11 @@ def test_runner_smoke_runs_full_branches_at_toy_size(tmp_path, capsys, monkeypat
     rows = json.loads((out / "summary.json").read_text())
     assert code == 1 and rows[1]["status"] == "FAILED" and "NameError" in rows[1]["error"]
     toy = rows[0]
-    assert toy["status"] == "ok" and toy["metrics"] == {"profile": "full", "train_size": 256}
+    assert toy["status"] == "ok" and toy["metrics"] == {"profile": "smoke", "train_size": 256}
     assert [a["message"] for a in toy["asserts_not_met"]] == ["a full-size bar"]
     assert toy["asserts_not_met"][0]["where"] == "cell 1, line 6"
     assert "assert not met at toy size, cell 1, line 6: a full-size bar" in printed
-    saved = json.loads(next((out / "results").glob("smoke_stage_full_*.json")).read_text())
+    saved = json.loads(next((out / "results").glob("stage_smoke_*.json")).read_text())
     assert saved["results"] == {"epochs": 1}
 
 

@@ -1,0 +1,219 @@
+"""Every run size of the course in one table: notebook x experiment x profile.
+
+In the spirit of airbench's single hyperparameter dict, the sizes live here and nowhere
+else: notebooks read them (`run_sizes(notebook, profile)`) instead of keeping their own
+`if QUICK else` dicts, `benchmarks/full_profile_budget.py` adds up the full profile's
+compute from them without training, and `make smoke` runs the `smoke` column.
+
+Columns:
+- `quick`: 2 CPU cores (CI, Binder, a laptop): each notebook in minutes, effects real.
+- `full`: one GPU (a free Colab T4 and up): the real results.
+- `smoke`: the full column's models and code paths at toy size, to find a typo in the
+  full profile on any machine before renting a GPU; its numbers mean nothing.
+
+A `Run` says how big one experiment is. `runs` counts the training runs it makes per
+seed (the settings it compares), so that `train_size x epochs x runs x seeds` is its
+training compute; `count` is the experiment's own count where it has one (learning
+rates in a sweep, LR-finder steps, search trials, ensemble members).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+PROFILE_NAMES = ("quick", "full", "smoke")
+FULL_WIDTHS = (64, 256, 256)  # fast_net at the width airbench94 uses: the budget's unit
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """How big one experiment is (vary with `dataclasses.replace`)."""
+
+    train_size: int | None  # training images; None: the whole training split
+    epochs: int
+    model: str = "fast_net"  # "fast_net", "tiny_cnn", "linear", "resnet18" or "none"
+    widths: tuple[int, ...] = (16, 32, 32)  # fast_net's three widths, or (width,) for the others
+    batch_size: int = 128
+    seeds: int = 1  # paired seeds: SEED, SEED + 1, ...
+    runs: int = 1  # training runs per seed
+    count: int = 0  # the experiment's own count (see the module docstring)
+    val_size: int | None = None  # validation images; None: the profile's whole val split
+
+
+def toy(run: Run) -> Run:
+    """The smoke column: the full run's model and widths at toy size."""
+    return dataclasses.replace(
+        run, train_size=None if run.train_size is None else min(run.train_size, 256),
+        epochs=min(run.epochs, 1), batch_size=min(run.batch_size, 64),
+        seeds=min(run.seeds, 2), count=min(run.count, 4) if run.count else 0)
+
+
+def _row(quick: Run, full: Run, smoke: Run | None = None) -> dict[str, Run]:
+    return {"quick": quick, "full": full, "smoke": smoke or toy(full)}
+
+
+Q, F = (16, 32, 32), FULL_WIDTHS
+
+SIZES: dict[str, dict[str, dict[str, Run]]] = {
+    "01_become_one_with_the_data": {
+        # exact duplicates within train: the quick profile searches a subset (count: images)
+        "within_train": _row(Run(None, 0, model="none", count=10_000),
+                             Run(None, 0, model="none", count=50_000),
+                             Run(None, 0, model="none", count=2_000)),
+        # out-of-sample probabilities by 2-fold cross-validation (runs: folds)
+        "crossval": _row(Run(4_000, 4, model="tiny_cnn", widths=(32,), runs=2),
+                         Run(20_000, 15, model="tiny_cnn", widths=(32,), runs=2),
+                         Run(400, 1, model="tiny_cnn", widths=(32,), batch_size=64, runs=2)),
+    },
+    "02_skeleton_and_baselines": {
+        # linear, tiny CNN, zero-input and narrow CNN on the profile's training split
+        "baselines": _row(Run(5_000, 3, model="tiny_cnn", widths=(32,), runs=4),
+                          Run(None, 10, model="tiny_cnn", widths=(32,), runs=4)),
+        # imbalanced subset, default bias vs log-prior bias (count: steps compared)
+        "init_well": _row(Run(2_000, 1, model="tiny_cnn", widths=(32,), batch_size=64,
+                              seeds=3, runs=2, count=10),
+                          Run(10_000, 1, model="tiny_cnn", widths=(32,), batch_size=64,
+                              seeds=3, runs=2, count=10)),
+        # overfit one batch (count: steps)
+        "one_batch": _row(Run(32, 300, model="tiny_cnn", widths=(32,), batch_size=32, runs=2,
+                              count=300),
+                          Run(32, 300, model="tiny_cnn", widths=(32,), batch_size=32, runs=2,
+                              count=300)),
+        # preflight's batches (count: training and held-out examples)
+        "preflight": _row(Run(1_024, 1, model="tiny_cnn", widths=(32,), count=1_024),
+                          Run(1_024, 1, model="tiny_cnn", widths=(32,), count=1_024)),
+    },
+    "03_overfit": {
+        # stage-2 tiny CNN vs two copied architectures (ResNet-18 at half the first width);
+        # the ResNet costs about 3 fast-net runs
+        "architectures": _row(Run(2_000, 6, seeds=3, runs=5),
+                              Run(10_000, 8, widths=F, seeds=3, runs=5)),
+        # Adam vs SGD over `count` half-decade learning rates, plus the LR finder's pick
+        "lr_sweep": _row(Run(1_000, 5, seeds=3, runs=15, count=7),
+                         Run(5_000, 5, widths=F, seeds=3, runs=15, count=7)),
+        # the LR range test (count: steps)
+        "lr_finder": _row(Run(None, 1, batch_size=64, count=100),
+                          Run(None, 1, widths=F, batch_size=256, count=200)),
+        # one change at a time (the 2x wider row costs about 4 runs)
+        "one_change": _row(Run(1_000, 10, seeds=3, runs=7),
+                           Run(5_000, 10, widths=F, seeds=3, runs=7)),
+        # constant lr vs ImageNet step decay applied per batch
+        "decay_defaults": _row(Run(1_000, 6, batch_size=64, seeds=3, runs=2),
+                               Run(5_000, 6, widths=F, batch_size=64, seeds=3, runs=2)),
+        # activations and update ratios of the tiny CNN at a sane and a reckless lr
+        "monitor": _row(Run(1_000, 2, model="tiny_cnn", widths=(32,), batch_size=64, runs=2),
+                        Run(5_000, 2, model="tiny_cnn", widths=(32,), batch_size=64, runs=2)),
+        # the overfit run: stage 4 starts from it
+        "overfit": _row(Run(1_000, 20), Run(10_000, 30, widths=F)),
+    },
+    "04a_regularize_data": {
+        # the stage-3 setting that overfits, and its one-change rows of about the same cost
+        # (baseline, half and double data, augmentation, cutout, 16x16, the bug's one run)
+        "regularize": _row(Run(1_000, 20, seeds=3, runs=7),
+                           Run(5_000, 20, widths=F, seeds=3, runs=7)),
+        # mixup and its reference, on a schedule long enough for mixup to pay (full)
+        "mixup": _row(Run(1_000, 20, seeds=3, runs=2), Run(5_000, 60, widths=F, seeds=3, runs=2)),
+        # rotation pretext: unlabeled images x epochs of pretraining, one per seed
+        "pretext": _row(Run(4_000, 4, seeds=3), Run(20_000, 4, widths=F, seeds=3)),
+    },
+    "04b_regularize_model": {
+        # the same baseline, and its one-change rows (half widths, batch / 4, dropout2d,
+        # 3 weight decays, early stopping, label smoothing)
+        "regularize": _row(Run(1_000, 20, seeds=3, runs=10),
+                           Run(5_000, 20, widths=F, seeds=3, runs=10)),
+        # the 2x-widths row with early stopping: its widths, same data and steps
+        "larger": _row(Run(1_000, 20, widths=(32, 64, 64), seeds=3),
+                       Run(5_000, 20, widths=(128, 512, 512), seeds=3)),
+    },
+    "05_tune": {
+        # one search trial (count: trials per search); runs: grid, random, budget, model-based
+        "trial": _row(Run(300, 2, widths=(16, 64, 64), batch_size=32, runs=4, count=8,
+                          val_size=500),
+                      Run(10_000, 8, widths=F, runs=4, count=24)),
+        # the winner re-run on other seeds
+        "reruns": _row(Run(300, 2, widths=(16, 64, 64), batch_size=32, seeds=3, val_size=500),
+                       Run(10_000, 8, widths=F, seeds=3)),
+    },
+    "06_squeeze": {
+        # ensemble members (count), then 2 students and the 3x longer run (runs, in members)
+        "ensemble": _row(Run(2_000, 4, batch_size=64, runs=8, count=3),
+                         Run(None, 8, widths=F, batch_size=256, runs=10, count=5)),
+        # the fast recipe's ablation: one run per row (runs) and seed
+        "fast_ablation": _row(Run(2_000, 8, runs=9), Run(10_000, 10, widths=F, batch_size=1024,
+                                                        seeds=3, runs=9)),
+        # the fast recipe's final runs on the whole training subset, on the test set
+        "fast_final": _row(Run(2_000, 8), Run(None, 10, widths=F, batch_size=1024, seeds=3)),
+    },
+    "07_debugging_field_guide": {
+        # every planted bug's short run (runs: about one per entry)
+        "guide": _row(Run(1_000, 4, model="tiny_cnn", widths=(32,), batch_size=64, runs=20),
+                      Run(5_000, 4, model="tiny_cnn", widths=(32,), batch_size=64, runs=20)),
+    },
+}
+
+
+def run_sizes(notebook: str, profile) -> dict[str, Run]:
+    """Every experiment's Run for one notebook (its file stem) in one profile.
+
+    `profile` is a Profile or its name. KeyError names the valid choices.
+    """
+    name = getattr(profile, "name", profile)
+    if notebook not in SIZES:
+        raise KeyError(f"No sizes for notebook {notebook!r}; known: {', '.join(SIZES)}.")
+    if name not in PROFILE_NAMES:
+        raise KeyError(f"No size column {name!r}; choose one of {', '.join(PROFILE_NAMES)}.")
+    return {experiment: row[name] for experiment, row in SIZES[notebook].items()}
+
+
+def format_sizes(notebook: str | None = None) -> str:
+    """The table as text, one line per notebook x experiment x profile."""
+    lines = [f"{'notebook':<28} {'experiment':<15} {'profile':<6} {'train':>7} {'epochs':>6} "
+             f"{'model':<9} {'widths':<14} {'batch':>5} {'seeds':>5} {'runs':>4} {'count':>6}"]
+    for nb, experiments in SIZES.items():
+        if notebook is not None and nb != notebook:
+            continue
+        for experiment, row in experiments.items():
+            for profile, r in row.items():
+                train = "all" if r.train_size is None else str(r.train_size)
+                lines.append(f"{nb[:28]:<28} {experiment:<15} {profile:<6} {train:>7} "
+                             f"{r.epochs:>6} {r.model:<9} {str(r.widths):<14} {r.batch_size:>5} "
+                             f"{r.seeds:>5} {r.runs:>4} {r.count:>6}")
+    return "\n".join(lines)
+
+
+FULL_TRAIN_IMAGES = 45_000  # the full profile's training split (CIFAR-10's 50,000 less 5,000 val)
+BUDGET_PASSES = 10_000_000  # per notebook, full profile, in full-width fast-net image passes
+
+
+def model_macs(run: Run) -> int:
+    """Multiply-accumulates of one forward pass of `run`'s model on one 32x32 image."""
+    from . import models
+
+    if run.model == "none":
+        return 0
+    build = {"fast_net": lambda: models.fast_net(widths=tuple(run.widths)),
+             "tiny_cnn": lambda: models.tiny_cnn(width=run.widths[0]),
+             "resnet18": lambda: models.resnet18(width=run.widths[0]),
+             "linear": models.linear}
+    if run.model not in build:
+        raise ValueError(f"Unknown model {run.model!r} in the size table; known: "
+                         f"{', '.join(build)} or 'none'.")
+    return models.count_flops(build[run.model]())
+
+
+def image_passes(run: Run, *, train_images: int = FULL_TRAIN_IMAGES) -> float:
+    """Training compute of one experiment in full-width fast-net image passes.
+
+    Training images x epochs x runs x seeds, weighted by the model's MACs relative to
+    fast_net at FULL_WIDTHS. Evaluation (forward only, about a third of a training pass)
+    is left out: with whole-split evaluation every epoch it adds at most a tenth here.
+    """
+    images = train_images if run.train_size is None else run.train_size
+    unit = model_macs(Run(None, 1, widths=FULL_WIDTHS))
+    return images * run.epochs * run.runs * run.seeds * model_macs(run) / unit
+
+
+def notebook_compute(notebook: str, profile="full") -> dict:
+    """{"image_passes": total, "experiments": {name: passes}} of one notebook's column."""
+    per = {name: image_passes(run) for name, run in run_sizes(notebook, profile).items()}
+    return {"image_passes": sum(per.values()), "experiments": per}

@@ -1,0 +1,200 @@
+"""Paired-seed experiments: run settings on the same seeds, compare each with its reference.
+
+A difference between two settings means something only when it is larger than the
+seed-to-seed spread. `Study` runs every setting on the same seeds (the same subset,
+initial weights and batch order per seed), so differences are taken seed by seed and
+what the seeds share cancels; `paired_effect` reports the mean difference, its sd and a
+verdict; the one-change rule is enforced on the settings themselves. `make_trainer`
+builds the `train(seed=..., **setting)` function a Study calls, from a row of the size
+table (`recipe_utils.sizes`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .calibration import expected_calibration_error
+from .data import Splits
+from .experiment import subset, summarize, train_model
+from .loader import Augment, DeviceLoader
+from .models import recalibrate_batchnorm
+from .train import TrainConfig, evaluate, predict
+
+
+def seeds_for(seed: int, count: int) -> list[int]:
+    """The `count` paired seeds of a notebook run with SEED = `seed`: seed, seed+1, ..."""
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}.")
+    return [seed + k for k in range(count)]
+
+
+def paired_effect(treated: Sequence[float], reference: Sequence[float]) -> dict:
+    """The paired difference treated - reference over seeds (same seeds, same order).
+
+    Returns {"delta": mean, "sd": sd of the per-seed differences (ddof=1; nan for one
+    seed), "n": seeds, "verdict": "helps" / "hurts" when |mean| > 2 sd, else "within noise"}.
+    With one seed nothing can be told apart from noise, and the verdict says so.
+    """
+    treated, reference = np.asarray(treated, float), np.asarray(reference, float)
+    if treated.shape != reference.shape or treated.ndim != 1 or len(treated) == 0:
+        raise ValueError(f"need two equal-length 1-D sequences, got {treated.shape} and "
+                         f"{reference.shape}.")
+    diff = treated - reference
+    sd = float(diff.std(ddof=1)) if len(diff) > 1 else float("nan")
+    mean = float(diff.mean())
+    if len(diff) < 2:
+        verdict = "one seed: cannot tell"
+    elif mean > 2 * sd:
+        verdict = "helps"
+    elif mean < -2 * sd:
+        verdict = "hurts"
+    else:
+        verdict = "within noise"
+    return {"delta": mean, "sd": sd, "n": len(diff), "verdict": verdict}
+
+
+def changed_settings(setting: dict, reference: dict) -> list[str]:
+    """Names of what differs between two settings; dataclass values are compared field by
+    field ("config.lr"), so a row that changes two config fields shows both."""
+    names, missing = [], object()  # a key on one side only is a change (a default vs a value)
+    for key in dict.fromkeys([*reference, *setting]):
+        a, b = setting.get(key, missing), reference.get(key, missing)
+        if dataclasses.is_dataclass(a) and type(a) is type(b):
+            names += [f"{key}.{f.name}" for f in dataclasses.fields(a)
+                      if getattr(a, f.name) != getattr(b, f.name)]
+        elif a != b:
+            names.append(key)
+    return names
+
+
+class Study:
+    """Paired-seed experiments: every setting runs on the same seeds, each row is compared
+    with its reference row, and a row must change exactly one thing against it.
+
+    `train(seed=..., **setting)` runs one experiment and returns a dict of numbers (e.g.
+    `summarize(history)`); `metric` is the one the effects are computed on.
+    """
+
+    def __init__(self, train: Callable[..., dict], *, seeds: Sequence[int],
+                 metric: str = "val_acc"):
+        self.train, self.seeds, self.metric = train, list(seeds), metric
+        self.settings: dict[str, dict] = {}
+        self.results: dict[str, list[dict]] = {}
+        self.references: dict[str, str | None] = {}
+
+    def run(self, name: str, *, against: str | None = None, **setting) -> list[dict]:
+        """Run `setting` on every seed (once: a repeated name or an identical setting
+        reuses the stored results).
+
+        `against` names the reference row; the setting must differ from it in exactly one
+        thing (ValueError otherwise, naming what differs).
+        """
+        if name in self.results:
+            changed = changed_settings(setting, self.settings[name])
+            if changed:
+                raise ValueError(f"{name!r} already ran with another setting (now {changed} "
+                                 "differ): give the new setting a new name.")
+            return self.results[name]
+        if against is not None:
+            if against not in self.settings:
+                raise ValueError(f"Reference {against!r} has not been run; run it first.")
+            changed = changed_settings(setting, self.settings[against])
+            if len(changed) != 1:
+                raise ValueError(f"{name!r} changes {changed or 'nothing'} against {against!r}: "
+                                 "change exactly one thing, or you cannot tell what did it.")
+        self.settings[name], self.references[name] = setting, against
+        same = [other for other in self.results
+                if not changed_settings(setting, self.settings[other])]
+        if same:  # an identical setting already ran (e.g. a profile makes two rows equal)
+            self.results[name] = self.results[same[0]]
+        else:
+            self.results[name] = [self.train(seed=seed, **setting) for seed in self.seeds]
+        return self.results[name]
+
+    def values(self, name: str, metric: str | None = None) -> np.ndarray:
+        """float (seeds,): one metric of one row, in seed order."""
+        return np.array([r[metric or self.metric] for r in self.results[name]], dtype=float)
+
+    def effect(self, name: str, *, against: str | None = None, metric: str | None = None) -> dict:
+        """`paired_effect` of row `name` against its reference (or `against`)."""
+        reference = against or self.references[name]
+        if reference is None:
+            raise ValueError(f"{name!r} has no reference row to compare with.")
+        return paired_effect(self.values(name, metric), self.values(reference, metric))
+
+    def table(self, *, metrics: Sequence[str] = ("train_acc",)) -> list[dict]:
+        """One row per setting: the metric's mean +- sd, the paired delta +- sd against the
+        reference, the verdict, and the means of `metrics`."""
+        rows = []
+        for name in self.results:
+            values = self.values(name)
+            row = {"setting": name, self.metric: _mean_sd(values)}
+            reference = self.references[name]
+            if reference is not None:
+                e = self.effect(name)
+                row.update({"against": reference, "delta": f"{e['delta']:+.3f} ± {e['sd']:.3f}",
+                            "verdict": e["verdict"]})
+            for m in metrics:
+                if m in self.results[name][0]:
+                    row[m] = float(np.mean(self.values(name, m)))
+            rows.append(row)
+        return rows
+
+
+def _mean_sd(values: np.ndarray) -> str:
+    sd = values.std(ddof=1) if len(values) > 1 else float("nan")
+    return f"{values.mean():.3f} ± {sd:.3f}"
+
+
+def make_trainer(splits: Splits, nets: dict[str, Callable[[int], nn.Module]], *, size,
+                 base: TrainConfig, device: str | torch.device = "cpu",
+                 equal_steps: bool = True, keep_seed: int | None = None) -> Callable[..., dict]:
+    """`train(seed=..., model=..., config=..., augment=..., train_size=..., batch_size=...)`
+    for a Study: one seeded run of `nets[model](seed)` on a stratified subset, validated on
+    the whole val split. Returns its numbers: `summarize`'s, plus mean confidence, mean
+    logit norm and calibration error on val, and, for a net with Dropout2d, the val
+    accuracy after `recalibrate_batchnorm`.
+
+    `size` is a `sizes.Run` (train size, epochs, batch size). With `equal_steps`, every
+    run takes the optimizer steps of `size` whatever its data or batch size (or the
+    `steps` a setting names), so a row that changes the data changes nothing else. The run with seed `keep_seed` of the latest
+    setting that trained is kept as `train.last = (model, history)`.
+    """
+    steps = (size.epochs * math.ceil(size.train_size / size.batch_size)
+             if equal_steps and size.train_size else None)
+    val_loader = DeviceLoader(splits.val.images, splits.val.labels, batch_size=1000,
+                              mean=splits.mean, std=splits.std, device=device)
+    default_model = next(iter(nets))
+
+    def train(*, seed: int, model: str = default_model, config: TrainConfig = base,
+              augment: Augment | None = None, train_size: int | None = size.train_size,
+              batch_size: int = size.batch_size, steps: int | None = steps) -> dict:
+        n = train_size or len(splits.train)
+        epochs = max(1, round(steps / math.ceil(n / batch_size))) if steps else config.epochs
+        config = dataclasses.replace(config, epochs=epochs, seed=seed)
+        net, history = train_model(lambda: nets[model](seed), splits, config,
+                                   train_size=train_size, batch_size=batch_size, augment=augment,
+                                   device=device, eval_every=1 if config.patience else 0)
+        logits = predict(net, val_loader)
+        probs = logits.softmax(1).numpy()
+        numbers = {**summarize(history), "confidence": float(probs.max(1).mean()),
+                   "logit_norm": float(logits.norm(dim=1).mean()),
+                   "ece": expected_calibration_error(probs, splits.val.labels)}
+        if any(isinstance(m, nn.Dropout2d) for m in net.modules()):
+            plain = subset(splits.train, train_size, seed=seed)
+            loader = DeviceLoader(plain.images, plain.labels, batch_size=500, mean=splits.mean,
+                                  std=splits.std, device=device)
+            numbers["recalibrated_val_acc"] = evaluate(recalibrate_batchnorm(net, loader),
+                                                       val_loader).accuracy
+        if seed == keep_seed:
+            train.last = (net, history)
+        return numbers
+
+    train.last = None
+    return train

@@ -1,0 +1,138 @@
+"""Paired-seed studies (effects, the one-change rule, the trainer) and experiment helpers."""
+
+import math
+
+import numpy as np
+import pytest
+
+import recipe_utils as ru
+from recipe_utils.experiment import format_table, summarize
+from recipe_utils.study import (
+    Study,
+    changed_settings,
+    make_trainer,
+    paired_effect,
+    seeds_for,
+)
+from recipe_utils.train import History
+
+
+def test_seeds_for_follows_the_notebook_seed():
+    assert seeds_for(0, 3) == [0, 1, 2] and seeds_for(7, 2) == [7, 8]
+    with pytest.raises(ValueError):
+        seeds_for(0, 0)
+
+
+def test_paired_effect_by_hand():
+    e = paired_effect([0.50, 0.52, 0.55], [0.40, 0.45, 0.44])  # differences .10 .07 .11
+    assert e["delta"] == pytest.approx(0.28 / 3)
+    assert e["sd"] == pytest.approx(np.std([0.10, 0.07, 0.11], ddof=1))
+    assert e["n"] == 3 and e["verdict"] == "helps"
+    # pairing removes what the seeds share: large spread across seeds, small paired sd
+    assert paired_effect([0.3, 0.5, 0.7], [0.29, 0.49, 0.69])["verdict"] == "helps"
+    assert paired_effect([0.40, 0.45, 0.41], [0.42, 0.41, 0.44])["verdict"] == "within noise"
+    assert paired_effect([0.30, 0.31, 0.29], [0.40, 0.41, 0.40])["verdict"] == "hurts"
+    one = paired_effect([0.5], [0.4])
+    assert math.isnan(one["sd"]) and one["verdict"].startswith("one seed")
+    with pytest.raises(ValueError, match="equal-length"):
+        paired_effect([0.5, 0.4], [0.4])
+
+
+def test_changed_settings_looks_inside_dataclasses():
+    base = {"model": "fast", "config": ru.TrainConfig(lr=1e-3), "augment": None}
+    assert changed_settings(dict(base), base) == []
+    assert changed_settings({**base, "model": "wide"}, base) == ["model"]
+    two = {**base, "config": ru.TrainConfig(lr=1e-2, label_smoothing=0.1)}
+    assert changed_settings(two, base) == ["config.lr", "config.label_smoothing"]
+    assert changed_settings({**base, "augment": ru.Augment(flip=True)}, base) == ["augment"]
+    assert changed_settings({"model": "fast"}, base) == ["config", "augment"]
+
+
+def fake_train(*, seed, lr=1.0, extra=0.0):
+    """A deterministic 'run': seed noise shared by every setting, plus the setting's effect."""
+    calls.append((seed, lr, extra))
+    noise = np.random.default_rng(seed).normal(0, 0.05)
+    return {"val_acc": 0.5 + noise + extra - 0.01 * lr, "train_acc": 0.9}
+
+
+calls = []
+
+
+def test_study_pairs_seeds_enforces_one_change_and_caches():
+    calls.clear()
+    study = Study(fake_train, seeds=[3, 4, 5])
+    study.run("base", lr=1.0)
+    study.run("better", against="base", lr=1.0, extra=0.05)
+    assert [c[0] for c in calls] == [3, 4, 5, 3, 4, 5]
+    e = study.effect("better")
+    assert e["delta"] == pytest.approx(0.05) and e["sd"] == pytest.approx(0, abs=1e-12)
+    assert e["verdict"] == "helps"
+    study.run("better", against="base", lr=1.0, extra=0.05)  # stored: not run again
+    assert len(calls) == 6
+    with pytest.raises(ValueError, match="already ran with another setting"):
+        study.run("better", against="base", lr=1.0, extra=0.07)  # never a silent stale result
+    with pytest.raises(ValueError, match=r"changes \['lr', 'extra'\]"):
+        study.run("two at once", against="base", lr=2.0, extra=0.05)
+    with pytest.raises(ValueError, match="changes nothing"):
+        study.run("same", against="base", lr=1.0)
+    with pytest.raises(ValueError, match="has not been run"):
+        study.run("orphan", against="missing", lr=1.0)
+    with pytest.raises(ValueError, match="no reference"):
+        study.effect("base")
+    np.testing.assert_allclose(study.values("better") - study.values("base"), 0.05)
+    study.run("base again", lr=1.0)  # an identical setting under another name: reused
+    assert len(calls) == 6 and np.array_equal(study.values("base again"), study.values("base"))
+    rows = study.table()
+    assert [r["setting"] for r in rows] == ["base", "better", "base again"]
+    assert rows[1]["against"] == "base" and rows[1]["verdict"] == "helps"
+    assert rows[1]["delta"].startswith("+0.050") and rows[0]["train_acc"] == 0.9
+    assert "better" in format_table(rows)
+
+
+def test_summarize_reads_the_final_epoch():
+    history = History(epochs=[{"epoch": 1, "train_loss": 2.0, "val_loss": 1.9, "val_acc": 0.3},
+                              {"epoch": 2, "train_loss": 1.0, "train_acc": 0.7,
+                               "val_loss": 1.5, "val_acc": 0.4}])
+    row = summarize(history)
+    assert row == {"train_loss": 1.0, "train_acc": 0.7, "val_loss": 1.5, "val_acc": 0.4,
+                   "best_val_acc": 0.4, "epochs": 2}
+
+
+def test_format_table_rounds_and_aligns():
+    text = format_table([{"a": 0.12345, "b": "x"}, {"a": 1.0, "b": None}], digits=2)
+    lines = text.splitlines()
+    assert lines[0].split() == ["a", "b"] and lines[2].split() == ["0.12", "x"]
+    assert lines[3].split() == ["1.00"] and len({len(line.rstrip()) for line in lines[:2]}) == 1
+
+
+def tiny_splits(n_train=96, n_val=40):
+    from recipe_utils.data import Split, Splits
+
+    rng = np.random.default_rng(0)
+
+    def split(n):
+        return Split(rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8),
+                     np.arange(n) % 10, np.arange(n))
+
+    return Splits(train=split(n_train), val=split(n_val), test=split(n_val),
+                  classes=tuple("abcdefghij"), mean=np.full(3, 0.5, np.float32),
+                  std=np.full(3, 0.25, np.float32))
+
+
+def test_make_trainer_holds_steps_equal_and_reports_numbers():
+    from recipe_utils import models
+    from recipe_utils.sizes import Run
+
+    nets = {"net": lambda seed: models.fast_net(widths=(4, 8, 8)),
+            "dropout": lambda seed: models.fast_net(widths=(4, 8, 8), dropout2d=0.2)}
+    train = make_trainer(tiny_splits(), nets, size=Run(40, 2, batch_size=20),
+                         base=ru.TrainConfig(lr=1e-3), keep_seed=1)
+    numbers = train(seed=1)
+    model, history = train.last
+    assert len(history.step_loss) == 4  # 2 epochs x 2 batches
+    assert {"val_acc", "train_acc", "confidence", "logit_norm", "ece"} <= set(numbers)
+    assert 0.1 <= numbers["confidence"] <= 1 and numbers["logit_norm"] > 0
+    train(seed=1, train_size=80)  # twice the data: half the epochs, the same steps
+    assert len(train.last[1].step_loss) == 4 and len(train.last[1].epochs) == 1
+    assert "recalibrated_val_acc" in train(seed=2, model="dropout") and train.last[1].epochs
+    assert train(seed=1) == numbers  # deterministic on CPU

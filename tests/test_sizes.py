@@ -1,0 +1,89 @@
+"""The size table: complete, consistent, and what the budget script adds up."""
+
+import dataclasses
+
+import pytest
+
+import recipe_utils as ru
+from recipe_utils import sizes
+from recipe_utils.profile import PROFILES
+
+NOTEBOOKS = ["01", "02", "03", "04a", "04b", "05", "06", "07"]
+
+
+def test_every_notebook_has_every_experiment_in_all_three_columns():
+    stems = list(sizes.SIZES)
+    assert [s.split("_")[0] for s in stems] == NOTEBOOKS  # every notebook, in order
+    for notebook, experiments in sizes.SIZES.items():
+        assert experiments, notebook
+        for experiment, row in experiments.items():
+            assert set(row) == set(sizes.PROFILE_NAMES), (notebook, experiment)
+            assert all(isinstance(r, sizes.Run) for r in row.values())
+
+
+def test_profiles_match_the_columns_and_notebook_files_exist(repo_root=None):
+    from pathlib import Path
+
+    assert set(PROFILES) == set(sizes.PROFILE_NAMES)
+    folder = Path(__file__).resolve().parents[1] / "notebooks"
+    for notebook in sizes.SIZES:
+        assert (folder / f"{notebook}.ipynb").exists(), notebook
+
+
+def test_smoke_column_is_toy_sized_with_the_full_models():
+    for notebook, experiments in sizes.SIZES.items():
+        for experiment, row in experiments.items():
+            smoke, full = row["smoke"], row["full"]
+            assert smoke.epochs <= 1, (notebook, experiment)
+            assert smoke.model == "none" or smoke.batch_size <= 64, (notebook, experiment)
+            assert smoke.train_size is None or smoke.train_size <= 400, (notebook, experiment)
+            assert (smoke.model, smoke.widths) == (full.model, full.widths), (notebook, experiment)
+
+
+def test_quick_runs_paired_seeds_where_the_full_profile_does():
+    for notebook, experiments in sizes.SIZES.items():
+        for experiment, row in experiments.items():
+            if row["full"].seeds >= 3 and notebook[:2] in {"02", "03", "04"}:  # 04a, 04b too
+                assert row["quick"].seeds >= 3, (notebook, experiment)
+
+
+def test_run_sizes_reads_one_column_and_names_bad_keys():
+    quick = ru.run_sizes("04a_regularize_data", "quick")
+    assert quick["regularize"] is sizes.SIZES["04a_regularize_data"]["regularize"]["quick"]
+    assert ru.run_sizes("04a_regularize_data", PROFILES["full"]) == {
+        k: v["full"] for k, v in sizes.SIZES["04a_regularize_data"].items()}
+    with pytest.raises(KeyError, match="known: 01_become"):
+        ru.run_sizes("04", "quick")
+    with pytest.raises(KeyError, match="quick, full, smoke"):
+        ru.run_sizes("04a_regularize_data", "huge")
+
+
+def test_toy_keeps_model_and_caps_size():
+    run = sizes.Run(None, 30, widths=(64, 256, 256), batch_size=512, seeds=5, runs=7, count=24)
+    small = sizes.toy(run)
+    assert small == dataclasses.replace(run, epochs=1, batch_size=64, seeds=2, count=4)
+    assert sizes.toy(sizes.Run(10_000, 3)).train_size == 256
+
+
+def test_image_passes_by_hand():
+    unit = sizes.Run(1_000, 2, widths=sizes.FULL_WIDTHS, seeds=3, runs=2)
+    assert sizes.image_passes(unit) == pytest.approx(1_000 * 2 * 3 * 2)
+    assert sizes.image_passes(dataclasses.replace(unit, train_size=None)) == \
+        pytest.approx(sizes.FULL_TRAIN_IMAGES * 12)
+    # a narrower net costs its MACs' share; no model costs nothing
+    narrow = dataclasses.replace(unit, widths=(32, 128, 128))
+    assert 0.2 < sizes.image_passes(narrow) / sizes.image_passes(unit) < 0.3
+    assert sizes.image_passes(dataclasses.replace(unit, model="none")) == 0
+    with pytest.raises(ValueError, match="Unknown model 'vit'"):
+        sizes.model_macs(dataclasses.replace(unit, model="vit"))
+
+
+def test_every_full_notebook_is_within_the_budget():
+    for notebook in sizes.SIZES:
+        passes = sizes.notebook_compute(notebook, "full")["image_passes"]
+        assert passes <= sizes.BUDGET_PASSES, (notebook, f"{passes:,.0f}")
+
+
+def test_format_sizes_lists_every_row():
+    text = sizes.format_sizes("03_overfit")
+    assert len(text.splitlines()) == 1 + 3 * len(sizes.SIZES["03_overfit"])
