@@ -25,7 +25,7 @@ def main() -> int:
     for notebook in sizes.SIZES:
         if not "01" <= notebook[:2] <= "06":  # the notebooks that train (07 plants bugs)
             continue
-        compute = sizes.notebook_compute(notebook, "full")
+        compute = sizes.notebook_compute(notebook, profile="full")
         total = compute["image_passes"]
         largest = max(compute["experiments"].items(), key=lambda kv: kv[1])
         notebooks[notebook] = {"image_passes": round(total),

@@ -207,29 +207,42 @@ def recalibrate_batchnorm(model: nn.Module, loader) -> nn.Module:
     running statistics are gathered with units dropped, at test time none are, so the
     normalization no longer fits (the "variance shift" of Li et al., 2019). One pass over
     `loader` (unaugmented training inputs) in train mode, dropout in eval mode, with
-    cumulative averages, makes the statistics those of test time. No weight changes.
-    Returns the model, in eval mode.
+    cumulative averages, makes the statistics those of test time. No weight changes. If
+    the pass fails (or the loader is empty) the old statistics are put back and the error
+    raised. Returns the model, in eval mode.
     """
     import torch
 
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    norms = [m for m in model.modules()
+             if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d | nn.BatchNorm3d)]
     if not norms:
         raise ValueError("recalibrate_batchnorm needs a model with BatchNorm layers.")
-    momenta = [m.momentum for m in norms]
+    saved = [(m.momentum, m.running_mean.clone(), m.running_var.clone(),
+              m.num_batches_tracked.clone()) for m in norms]
     device = next(model.parameters()).device
     model.train()
     for m in model.modules():
-        if isinstance(m, nn.modules.dropout._DropoutNd):
+        if isinstance(m, nn.Dropout | nn.Dropout1d | nn.Dropout2d | nn.Dropout3d | nn.AlphaDropout):
             m.eval()
     for m in norms:
         m.reset_running_stats()
         m.momentum = None  # cumulative average over the whole pass
+    batches, ok = 0, False
     try:
         with torch.no_grad():
             for inputs, _ in loader:
                 model(inputs.to(device))
+                batches += 1
+        if batches == 0:
+            raise ValueError("recalibrate_batchnorm got an empty loader; the statistics are "
+                             "left as they were.")
+        ok = True
     finally:
-        for m, momentum in zip(norms, momenta):
+        for m, (momentum, mean, var, count) in zip(norms, saved):
             m.momentum = momentum
+            if not ok:  # never leave reset statistics behind
+                m.running_mean.copy_(mean)
+                m.running_var.copy_(var)
+                m.num_batches_tracked.copy_(count)
         model.eval()
     return model

@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out = args.out or REPO / "runs" / ("smoke" if args.smoke else "")
     if args.profile:
         os.environ[PROFILE_ENV] = args.profile  # the kernels inherit it
-    if args.smoke:  # results a smoke notebook saves must never land in benchmarks/results
+    if args.profile == "smoke":  # toy-size results must never land in benchmarks/results
         os.environ[RESULTS_ENV] = str((args.out / "results").resolve())
     for name in (OFFLINE_ENV, DATA_DIR_ENV):  # kernels run in notebooks/: make paths absolute
         if os.environ.get(name):

@@ -88,17 +88,18 @@ SIZES: dict[str, dict[str, dict[str, Run]]] = {
         # the ResNet costs about 3 fast-net runs
         "architectures": _row(Run(2_000, 6, seeds=3, runs=5),
                               Run(10_000, 8, widths=F, seeds=3, runs=5)),
-        # Adam vs SGD over `count` half-decade learning rates, plus the LR finder's pick
-        "lr_sweep": _row(Run(1_000, 5, seeds=3, runs=15, count=7),
-                         Run(5_000, 5, widths=F, seeds=3, runs=15, count=7)),
+        # Adam vs SGD over `count` half-decade learning rates, plus 3 around the finder's pick
+        "lr_sweep": _row(Run(1_000, 5, seeds=3, runs=17, count=7),
+                         Run(5_000, 5, widths=F, seeds=3, runs=17, count=7)),
         # the LR range test (count: steps)
         "lr_finder": _row(Run(None, 1, batch_size=64, count=100),
-                          Run(None, 1, widths=F, batch_size=256, count=200)),
+                          Run(None, 1, widths=F, batch_size=256, count=200),
+                          Run(None, 1, widths=F, batch_size=64, count=20)),  # finder needs >= 10
         # one change at a time (the 2x wider row costs about 4 runs)
         "one_change": _row(Run(1_000, 10, seeds=3, runs=7),
                            Run(5_000, 10, widths=F, seeds=3, runs=7)),
         # constant lr vs ImageNet step decay applied per batch
-        "decay_defaults": _row(Run(1_000, 6, batch_size=64, seeds=3, runs=2),
+        "decay_defaults": _row(Run(1_000, 10, batch_size=64, seeds=3, runs=2),
                                Run(5_000, 6, widths=F, batch_size=64, seeds=3, runs=2)),
         # activations and update ratios of the tiny CNN at a sane and a reckless lr
         "monitor": _row(Run(1_000, 2, model="tiny_cnn", widths=(32,), batch_size=64, runs=2),
@@ -126,10 +127,12 @@ SIZES: dict[str, dict[str, dict[str, Run]]] = {
                        Run(5_000, 20, widths=(128, 512, 512), seeds=3)),
     },
     "05_tune": {
-        # one search trial (count: trials per search); runs: grid, random, budget, model-based
-        "trial": _row(Run(300, 2, widths=(16, 64, 64), batch_size=32, runs=4, count=8,
+        # one search trial (count: trials of the budget search and of the model-based one);
+        # runs: 9 grid + 9 random trials + 2 x count, those searching widths x0.5/1/2 at
+        # 1.75 times the MACs on average
+        "trial": _row(Run(300, 2, widths=(16, 64, 64), batch_size=32, runs=46, count=8,
                           val_size=500),
-                      Run(10_000, 8, widths=F, runs=4, count=24)),
+                      Run(10_000, 8, widths=F, runs=102, count=24)),
         # the winner re-run on other seeds
         "reruns": _row(Run(300, 2, widths=(16, 64, 64), batch_size=32, seeds=3, val_size=500),
                        Run(10_000, 8, widths=F, seeds=3)),
@@ -165,7 +168,7 @@ def run_sizes(notebook: str, profile) -> dict[str, Run]:
     return {experiment: row[name] for experiment, row in SIZES[notebook].items()}
 
 
-def format_sizes(notebook: str | None = None) -> str:
+def format_sizes(*, notebook: str | None = None) -> str:
     """The table as text, one line per notebook x experiment x profile."""
     lines = [f"{'notebook':<28} {'experiment':<15} {'profile':<6} {'train':>7} {'epochs':>6} "
              f"{'model':<9} {'widths':<14} {'batch':>5} {'seeds':>5} {'runs':>4} {'count':>6}"]
@@ -205,15 +208,16 @@ def image_passes(run: Run, *, train_images: int = FULL_TRAIN_IMAGES) -> float:
     """Training compute of one experiment in full-width fast-net image passes.
 
     Training images x epochs x runs x seeds, weighted by the model's MACs relative to
-    fast_net at FULL_WIDTHS. Evaluation (forward only, about a third of a training pass)
-    is left out: with whole-split evaluation every epoch it adds at most a tenth here.
+    fast_net at FULL_WIDTHS. Evaluation is not counted (forward passes only, about a third
+    of a training pass each): runs that evaluate the whole splits after every epoch add
+    up to about half again, the others a few per cent.
     """
     images = train_images if run.train_size is None else run.train_size
     unit = model_macs(Run(None, 1, widths=FULL_WIDTHS))
     return images * run.epochs * run.runs * run.seeds * model_macs(run) / unit
 
 
-def notebook_compute(notebook: str, profile="full") -> dict:
+def notebook_compute(notebook: str, *, profile: str = "full") -> dict:
     """{"image_passes": total, "experiments": {name: passes}} of one notebook's column."""
     per = {name: image_passes(run) for name, run in run_sizes(notebook, profile).items()}
     return {"image_passes": sum(per.values()), "experiments": per}

@@ -11,7 +11,9 @@ table (`recipe_utils.sizes`).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import inspect
 import math
 from collections.abc import Callable, Sequence
 
@@ -24,6 +26,7 @@ from .data import Splits
 from .experiment import subset, summarize, train_model
 from .loader import Augment, DeviceLoader
 from .models import recalibrate_batchnorm
+from .sizes import Run
 from .train import TrainConfig, evaluate, predict
 
 
@@ -60,8 +63,11 @@ def paired_effect(treated: Sequence[float], reference: Sequence[float]) -> dict:
 
 
 def changed_settings(setting: dict, reference: dict) -> list[str]:
-    """Names of what differs between two settings; dataclass values are compared field by
-    field ("config.lr"), so a row that changes two config fields shows both."""
+    """Names of what differs between two settings ("config.lr" inside a dataclass).
+
+    A key on one side only counts as a change; dataclass values are compared field by
+    field, so a row that changes two config fields shows both.
+    """
     names, missing = [], object()  # a key on one side only is a change (a default vs a value)
     for key in dict.fromkeys([*reference, *setting]):
         a, b = setting.get(key, missing), reference.get(key, missing)
@@ -87,14 +93,19 @@ class Study:
         self.settings: dict[str, dict] = {}
         self.results: dict[str, list[dict]] = {}
         self.references: dict[str, str | None] = {}
+        # settings are compared with `train`'s defaults filled in: leaving out an argument
+        # is the same as passing its default, and a changed default shows as a change
+        self.defaults = {k: p.default for k, p in inspect.signature(train).parameters.items()
+                         if p.default is not inspect.Parameter.empty and k != "seed"}
 
     def run(self, name: str, *, against: str | None = None, **setting) -> list[dict]:
-        """Run `setting` on every seed (once: a repeated name or an identical setting
-        reuses the stored results).
+        """Run `setting` on every seed; a repeated name or an identical setting reuses it.
 
         `against` names the reference row; the setting must differ from it in exactly one
-        thing (ValueError otherwise, naming what differs).
+        thing (ValueError otherwise, naming what differs). Reusing a name for another
+        setting is a ValueError too, never a stale result.
         """
+        setting = {**self.defaults, **setting}
         if name in self.results:
             changed = changed_settings(setting, self.settings[name])
             if changed:
@@ -117,7 +128,7 @@ class Study:
             self.results[name] = [self.train(seed=seed, **setting) for seed in self.seeds]
         return self.results[name]
 
-    def values(self, name: str, metric: str | None = None) -> np.ndarray:
+    def values(self, name: str, *, metric: str | None = None) -> np.ndarray:
         """float (seeds,): one metric of one row, in seed order."""
         return np.array([r[metric or self.metric] for r in self.results[name]], dtype=float)
 
@@ -126,7 +137,8 @@ class Study:
         reference = against or self.references[name]
         if reference is None:
             raise ValueError(f"{name!r} has no reference row to compare with.")
-        return paired_effect(self.values(name, metric), self.values(reference, metric))
+        return paired_effect(self.values(name, metric=metric),
+                             self.values(reference, metric=metric))
 
     def table(self, *, metrics: Sequence[str] = ("train_acc",)) -> list[dict]:
         """One row per setting: the metric's mean +- sd, the paired delta +- sd against the
@@ -142,7 +154,7 @@ class Study:
                             "verdict": e["verdict"]})
             for m in metrics:
                 if m in self.results[name][0]:
-                    row[m] = float(np.mean(self.values(name, m)))
+                    row[m] = float(np.mean(self.values(name, metric=m)))
             rows.append(row)
         return rows
 
@@ -152,30 +164,36 @@ def _mean_sd(values: np.ndarray) -> str:
     return f"{values.mean():.3f} ± {sd:.3f}"
 
 
-def make_trainer(splits: Splits, nets: dict[str, Callable[[int], nn.Module]], *, size,
+def make_trainer(splits: Splits, nets: dict[str, Callable[[int], nn.Module]], *, size: Run,
                  base: TrainConfig, device: str | torch.device = "cpu",
                  equal_steps: bool = True, keep_seed: int | None = None) -> Callable[..., dict]:
-    """`train(seed=..., model=..., config=..., augment=..., train_size=..., batch_size=...)`
-    for a Study: one seeded run of `nets[model](seed)` on a stratified subset, validated on
-    the whole val split. Returns its numbers: `summarize`'s, plus mean confidence, mean
-    logit norm and calibration error on val, and, for a net with Dropout2d, the val
-    accuracy after `recalibrate_batchnorm`.
+    """A Study's `train(seed=..., **setting)`: one seeded run of `nets[model](seed)`.
 
-    `size` is a `sizes.Run` (train size, epochs, batch size). With `equal_steps`, every
-    run takes the optimizer steps of `size` whatever its data or batch size (or the
-    `steps` a setting names), so a row that changes the data changes nothing else. The run with seed `keep_seed` of the latest
-    setting that trained is kept as `train.last = (model, history)`.
+    Settings: model (a key of `nets`), config, augment, train_size, batch_size, steps.
+    Each run trains on a stratified subset of the train split and is judged on the whole
+    val split with the weights it ends with (the best ones, under early stopping).
+    Returns its numbers: `summarize`'s, with val_acc and val_loss of those weights, plus
+    mean confidence, mean logit norm (L2 over the classes) and calibration error on val,
+    and, for a net with Dropout2d, the val accuracy after `recalibrate_batchnorm`.
+
+    `size` is a row of the size table (train size, epochs, batch size). With
+    `equal_steps`, every run takes about the optimizer steps of `size` (whole epochs,
+    rounded) whatever its data or batch size, unless a setting names its own `steps`, so
+    a row that changes the data changes nothing else. The run with seed `keep_seed` of
+    each setting is kept: `train.kept(setting)` returns its (model, history).
     """
-    steps = (size.epochs * math.ceil(size.train_size / size.batch_size)
-             if equal_steps and size.train_size else None)
+    size_images = min(size.train_size or len(splits.train), len(splits.train))
+    steps = size.epochs * math.ceil(size_images / size.batch_size) if equal_steps else None
     val_loader = DeviceLoader(splits.val.images, splits.val.labels, batch_size=1000,
                               mean=splits.mean, std=splits.std, device=device)
+    val_targets = torch.as_tensor(splits.val.labels)
     default_model = next(iter(nets))
+    kept: dict[str, tuple[nn.Module, object]] = {}
 
     def train(*, seed: int, model: str = default_model, config: TrainConfig = base,
               augment: Augment | None = None, train_size: int | None = size.train_size,
               batch_size: int = size.batch_size, steps: int | None = steps) -> dict:
-        n = train_size or len(splits.train)
+        n = min(train_size or len(splits.train), len(splits.train))
         epochs = max(1, round(steps / math.ceil(n / batch_size))) if steps else config.epochs
         config = dataclasses.replace(config, epochs=epochs, seed=seed)
         net, history = train_model(lambda: nets[model](seed), splits, config,
@@ -183,18 +201,37 @@ def make_trainer(splits: Splits, nets: dict[str, Callable[[int], nn.Module]], *,
                                    device=device, eval_every=1 if config.patience else 0)
         logits = predict(net, val_loader)
         probs = logits.softmax(1).numpy()
-        numbers = {**summarize(history), "confidence": float(probs.max(1).mean()),
+        numbers = {**summarize(history),
+                   "val_acc": (logits.argmax(1) == val_targets).sum().item() / len(val_targets),
+                   "val_loss": float(nn.functional.cross_entropy(logits, val_targets)),
+                   "confidence": float(probs.max(1).mean()),
                    "logit_norm": float(logits.norm(dim=1).mean()),
                    "ece": expected_calibration_error(probs, splits.val.labels)}
         if any(isinstance(m, nn.Dropout2d) for m in net.modules()):
             plain = subset(splits.train, train_size, seed=seed)
             loader = DeviceLoader(plain.images, plain.labels, batch_size=500, mean=splits.mean,
                                   std=splits.std, device=device)
-            numbers["recalibrated_val_acc"] = evaluate(recalibrate_batchnorm(net, loader),
-                                                       val_loader).accuracy
+            numbers["recalibrated_val_acc"] = evaluate(
+                recalibrate_batchnorm(copy.deepcopy(net), loader), val_loader).accuracy
         if seed == keep_seed:
-            train.last = (net, history)
+            kept[_key(model=model, config=config, augment=augment, train_size=train_size,
+                      batch_size=batch_size, steps=steps)] = (net, history)
         return numbers
 
-    train.last = None
+    def kept_run(setting: dict) -> tuple[nn.Module, object]:
+        """(model, history) of the `keep_seed` run of a setting (e.g. `study.settings[name]`)."""
+        full = {**{k: p.default for k, p in inspect.signature(train).parameters.items()
+                   if p.default is not inspect.Parameter.empty}, **setting}
+        key = _key(**full)  # the run's config carries its epochs and seed: _key drops them
+        if key not in kept:
+            raise KeyError(f"No kept run for {setting}: was it run with seed {keep_seed}?")
+        return kept[key]
+
+    train.kept = kept_run
     return train
+
+
+def _key(*, config: TrainConfig, **setting) -> str:
+    """A comparable text key of one run's setting (config without its epochs and seed)."""
+    config = dataclasses.replace(config, epochs=0, seed=0)
+    return repr(sorted({**setting, "config": config}.items()))

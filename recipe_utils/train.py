@@ -57,8 +57,10 @@ class History:
     epochs: list[dict] = dataclasses.field(default_factory=list)
 
     def column(self, key: str) -> list[float]:
-        """One per-epoch metric as a list, e.g. `history.column("val_acc")`, over the epochs
-        that measured it (all of them unless `fit` ran with `eval_every` > 1)."""
+        """One per-epoch metric over the epochs that measured it, e.g. `column("val_acc")`.
+
+        That is every epoch unless `fit` ran with `eval_every` other than 1.
+        """
         return [record[key] for record in self.epochs if key in record]
 
     def curve(self, key: str) -> tuple[list[int], list[float]]:
@@ -68,10 +70,10 @@ class History:
     @property
     def best_epoch(self) -> int:
         """1-based epoch with the lowest val loss (the one early stopping restores)."""
-        losses = self.column("val_loss")
+        epochs, losses = self.curve("val_loss")
         if not losses:
             raise ValueError("No val_loss recorded: fit was run without a val_loader.")
-        return 1 + min(range(len(losses)), key=losses.__getitem__)
+        return epochs[min(range(len(losses)), key=losses.__getitem__)]
 
     @property
     def final(self) -> dict:
@@ -268,9 +270,9 @@ def fit(
         if train_eval is not None and measure:
             record["train_loss"], record["train_acc"] = evaluate(
                 model, train_eval, loss_fn=plain_loss, device=device, amp=config.amp)
-        else:
+        else:  # not a whole-split number: the mean loss of this epoch's steps
             recent = history.step_loss[-steps_per_epoch:]
-            record["train_loss"] = sum(recent) / len(recent)
+            record["train_loss" if measure else "step_loss_mean"] = sum(recent) / len(recent)
         if val_loader is not None and measure:
             record["val_loss"], record["val_acc"] = evaluate(
                 model, val_loader, loss_fn=plain_loss, device=device, amp=config.amp)
@@ -299,11 +301,11 @@ def fit(
 
 def _best_so_far(history: History) -> dict:
     """Early-stopping state: the best epoch (1-based, 0 = none yet), its val loss, weights."""
-    losses = [r["val_loss"] for r in history.epochs if "val_loss" in r]
+    epochs, losses = history.curve("val_loss")
     if not losses:
         return {"epoch": 0, "loss": float("inf"), "state": None}
     i = min(range(len(losses)), key=losses.__getitem__)
-    return {"epoch": i + 1, "loss": losses[i], "state": None}
+    return {"epoch": epochs[i], "loss": losses[i], "state": None}
 
 
 def _mix(inputs, targets, alpha: float, seed: int, step: int):

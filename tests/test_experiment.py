@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 import recipe_utils as ru
 from recipe_utils.experiment import format_table, summarize
@@ -125,14 +126,44 @@ def test_make_trainer_holds_steps_equal_and_reports_numbers():
 
     nets = {"net": lambda seed: models.fast_net(widths=(4, 8, 8)),
             "dropout": lambda seed: models.fast_net(widths=(4, 8, 8), dropout2d=0.2)}
-    train = make_trainer(tiny_splits(), nets, size=Run(40, 2, batch_size=20),
+    splits = tiny_splits()
+    train = make_trainer(splits, nets, size=Run(40, 2, batch_size=20),
                          base=ru.TrainConfig(lr=1e-3), keep_seed=1)
     numbers = train(seed=1)
-    model, history = train.last
+    model, history = train.kept({})
     assert len(history.step_loss) == 4  # 2 epochs x 2 batches
     assert {"val_acc", "train_acc", "confidence", "logit_norm", "ece"} <= set(numbers)
+    assert numbers["val_acc"] == ru.evaluate(model, ru.DeviceLoader(
+        splits.val.images, splits.val.labels, batch_size=40, mean=splits.mean,
+        std=splits.std)).accuracy
     assert 0.1 <= numbers["confidence"] <= 1 and numbers["logit_norm"] > 0
     train(seed=1, train_size=80)  # twice the data: half the epochs, the same steps
-    assert len(train.last[1].step_loss) == 4 and len(train.last[1].epochs) == 1
-    assert "recalibrated_val_acc" in train(seed=2, model="dropout") and train.last[1].epochs
+    doubled = train.kept({"train_size": 80})[1]
+    assert len(doubled.step_loss) == 4 and len(doubled.epochs) == 1
+    assert train.kept({})[1] is history  # each setting keeps its own run
+    train(seed=1, train_size=None)  # the whole split (96 images): still about 4 steps
+    assert len(train.kept({"train_size": None})[1].step_loss) == 5  # 1 epoch of 5 batches
+    dropped = train(seed=1, model="dropout")
+    assert "recalibrated_val_acc" in dropped
+    # recalibration works on a copy: the kept net is the one that was trained and measured
+    kept_net = train.kept({"model": "dropout"})[0]
+    assert any(m.momentum == 0.4 for m in kept_net.modules() if isinstance(m, torch.nn.BatchNorm2d))
     assert train(seed=1) == numbers  # deterministic on CPU
+    with pytest.raises(KeyError, match="seed 1"):
+        train.kept({"model": "dropout", "train_size": 80})
+
+
+DEFAULT_CONFIG = ru.TrainConfig()
+
+
+def test_study_fills_in_defaults_before_comparing():
+    def train(*, seed, lr=1.0, config=DEFAULT_CONFIG):
+        return {"val_acc": 0.5}
+
+    study = Study(train, seeds=[0])
+    study.run("base")
+    study.run("same, spelled out", lr=1.0)  # identical to base: no change, reused
+    assert study.settings["same, spelled out"] == study.settings["base"]
+    with pytest.raises(ValueError, match=r"config.lr', 'config.label_smoothing"):
+        study.run("two config fields", against="base",
+                  config=ru.TrainConfig(lr=1e-2, label_smoothing=0.1))

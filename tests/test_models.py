@@ -111,3 +111,17 @@ def test_recalibrate_batchnorm_measures_statistics_without_dropout():
     assert all(torch.equal(a, b) for a, b in zip(weights, model.parameters()))  # no weight moved
     with pytest.raises(ValueError, match="BatchNorm"):
         models.recalibrate_batchnorm(nn.Linear(2, 2), loader)
+
+
+def test_recalibrate_batchnorm_puts_the_statistics_back_when_it_fails():
+    import torch
+    from torch import nn
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    model(torch.randn(8, 3, 6, 6))
+    before = model[1].running_var.clone()
+    with pytest.raises(ValueError, match="empty loader"):
+        models.recalibrate_batchnorm(model, [])
+    with pytest.raises(RuntimeError):  # a wrong input shape, mid-pass
+        models.recalibrate_batchnorm(model, [(torch.randn(8, 5, 6, 6), None)])
+    assert torch.equal(model[1].running_var, before) and model[1].momentum == 0.1

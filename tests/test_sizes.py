@@ -21,7 +21,7 @@ def test_every_notebook_has_every_experiment_in_all_three_columns():
             assert all(isinstance(r, sizes.Run) for r in row.values())
 
 
-def test_profiles_match_the_columns_and_notebook_files_exist(repo_root=None):
+def test_profiles_match_the_columns_and_notebook_files_exist():
     from pathlib import Path
 
     assert set(PROFILES) == set(sizes.PROFILE_NAMES)
@@ -80,10 +80,10 @@ def test_image_passes_by_hand():
 
 def test_every_full_notebook_is_within_the_budget():
     for notebook in sizes.SIZES:
-        passes = sizes.notebook_compute(notebook, "full")["image_passes"]
+        passes = sizes.notebook_compute(notebook, profile="full")["image_passes"]
         assert passes <= sizes.BUDGET_PASSES, (notebook, f"{passes:,.0f}")
 
 
 def test_format_sizes_lists_every_row():
-    text = sizes.format_sizes("03_overfit")
+    text = sizes.format_sizes(notebook="03_overfit")
     assert len(text.splitlines()) == 1 + 3 * len(sizes.SIZES["03_overfit"])

@@ -40,7 +40,7 @@ def test_runner_smoke_runs_full_branches_at_toy_size(tmp_path, capsys, monkeypat
     # runner.main sets $RECIPE_PROFILE and $RECIPE_RESULTS_DIR for its kernels: restore them
     # after, or later notebook tests in this process would run the smoke profile
     monkeypatch.setenv(PROFILE_ENV, "quick")
-    monkeypatch.delenv(RESULTS_ENV, raising=False)
+    monkeypatch.setenv(RESULTS_ENV, "")  # recorded, so restored after; empty means unset
     params = new_code_cell('PROFILE = None  # the smoke run sets $RECIPE_PROFILE')
     params.metadata["tags"] = ["parameters"]
     cells = [

@@ -192,3 +192,36 @@ def test_fit_attaches_and_detaches_a_monitor():
     assert monitor.steps == list(range(0, 2 * len(train), 3))
     assert set(monitor.ratios) == {n for n, p in model.named_parameters() if p.ndim >= 2}
     assert not monitor._handles
+
+
+def test_eval_every_measures_only_some_epochs_and_the_last():
+    train, val = _loaders()
+    config = dataclasses.replace(CONFIG, epochs=5)
+    history = fit(_model(), train, val_loader=val, config=config, progress=False, eval_every=2)
+    measured = [r["epoch"] for r in history.epochs if "val_acc" in r]
+    assert measured == [2, 4, 5] and history.curve("val_acc")[0] == measured
+    assert all("train_acc" in r for r in history.epochs if r["epoch"] in measured)
+    skipped = [r for r in history.epochs if r["epoch"] not in measured]
+    assert all("step_loss_mean" in r and "train_loss" not in r for r in skipped)
+    assert history.best_epoch in measured  # an epoch number, not an index into the column
+    last_only = fit(_model(), train, val_loader=val, config=config, progress=False, eval_every=0)
+    assert [r["epoch"] for r in last_only.epochs if "val_acc" in r] == [5]
+    # the same training either way: evaluation draws no random numbers
+    assert last_only.step_loss == history.step_loss
+    with pytest.raises(ValueError, match="eval_every"):
+        fit(_model(), train, val_loader=val, config=dataclasses.replace(config, patience=2),
+            progress=False, eval_every=2)
+
+
+def test_plots_skip_epochs_without_a_measurement():
+    from recipe_utils import plots
+
+    train, val = _loaders()
+    history = fit(_model(), train, val_loader=val, config=dataclasses.replace(CONFIG, epochs=4),
+                  progress=False, eval_every=3)
+    ax = plots.plot_accuracy(history)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines["validation"].get_xdata()) == [3, 4]
+    ax = plots.plot_loss(history)
+    assert len([line for line in ax.get_lines() if "whole split" in line.get_label()][0]
+               .get_xdata()) == 2
