@@ -86,7 +86,7 @@ SIZES: dict[str, dict[str, dict[str, Run]]] = {
     "03_overfit": {
         # stage-2 tiny CNN vs two copied architectures (ResNet-18 at half the first width);
         # the ResNet costs about 3 fast-net runs
-        "architectures": _row(Run(2_000, 6, seeds=3, runs=5),
+        "architectures": _row(Run(2_000, 5, seeds=3, runs=5),
                               Run(10_000, 8, widths=F, seeds=3, runs=5)),
         # Adam vs SGD over `count` half-decade learning rates, plus 3 around the finder's pick
         "lr_sweep": _row(Run(1_000, 5, seeds=3, runs=17, count=7),
@@ -99,7 +99,7 @@ SIZES: dict[str, dict[str, dict[str, Run]]] = {
         "one_change": _row(Run(1_000, 10, seeds=3, runs=7),
                            Run(5_000, 10, widths=F, seeds=3, runs=7)),
         # constant lr vs ImageNet step decay applied per batch
-        "decay_defaults": _row(Run(1_000, 10, batch_size=64, seeds=3, runs=2),
+        "decay_defaults": _row(Run(1_000, 8, batch_size=64, seeds=3, runs=2),
                                Run(5_000, 6, widths=F, batch_size=64, seeds=3, runs=2)),
         # activations and update ratios of the tiny CNN at a sane and a reckless lr
         "monitor": _row(Run(1_000, 2, model="tiny_cnn", widths=(32,), batch_size=64, runs=2),
