@@ -95,8 +95,7 @@ class Study:
         self.references: dict[str, str | None] = {}
         # settings are compared with `train`'s defaults filled in: leaving out an argument
         # is the same as passing its default, and a changed default shows as a change
-        self.defaults = {k: p.default for k, p in inspect.signature(train).parameters.items()
-                         if p.default is not inspect.Parameter.empty and k != "seed"}
+        self.defaults = _defaults(train)
 
     def run(self, name: str, *, against: str | None = None, **setting) -> list[dict]:
         """Run `setting` on every seed; a repeated name or an identical setting reuses it.
@@ -196,9 +195,11 @@ def make_trainer(splits: Splits, nets: dict[str, Callable[[int], nn.Module]], *,
         n = min(train_size or len(splits.train), len(splits.train))
         epochs = max(1, round(steps / math.ceil(n / batch_size))) if steps else config.epochs
         config = dataclasses.replace(config, epochs=epochs, seed=seed)
+        # val is measured below from one pass of `predict`; fit only watches it to stop early
         net, history = train_model(lambda: nets[model](seed), splits, config,
                                    train_size=train_size, batch_size=batch_size, augment=augment,
-                                   device=device, eval_every=1 if config.patience else 0)
+                                   device=device, validate=bool(config.patience),
+                                   eval_every=1 if config.patience else 0)
         logits = predict(net, val_loader)
         probs = logits.softmax(1).numpy()
         numbers = {**summarize(history),
@@ -220,15 +221,19 @@ def make_trainer(splits: Splits, nets: dict[str, Callable[[int], nn.Module]], *,
 
     def kept_run(setting: dict) -> tuple[nn.Module, object]:
         """(model, history) of the `keep_seed` run of a setting (e.g. `study.settings[name]`)."""
-        full = {**{k: p.default for k, p in inspect.signature(train).parameters.items()
-                   if p.default is not inspect.Parameter.empty}, **setting}
-        key = _key(**full)  # the run's config carries its epochs and seed: _key drops them
+        key = _key(**{**_defaults(train), **setting})  # _key drops config's epochs and seed
         if key not in kept:
             raise KeyError(f"No kept run for {setting}: was it run with seed {keep_seed}?")
         return kept[key]
 
     train.kept = kept_run
     return train
+
+
+def _defaults(train: Callable) -> dict:
+    """The keyword defaults of a train function, less `seed`: a setting's implicit values."""
+    return {k: p.default for k, p in inspect.signature(train).parameters.items()
+            if p.default is not inspect.Parameter.empty and k != "seed"}
 
 
 def _key(*, config: TrainConfig, **setting) -> str:
