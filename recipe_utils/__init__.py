@@ -1,5 +1,6 @@
 """recipe_utils: the tested companion package of the nn-recipe course."""
 
+from .checks import Report, preflight
 from .cifar import CIFAR10, DataError, load_cifar10
 from .course import Course, record, start
 from .data import Splits, channel_stats, load_splits, make_splits
@@ -14,5 +15,5 @@ __all__ = [
     "CIFAR10", "DataError", "load_cifar10", "Course", "record", "start", "Splits",
     "channel_stats", "load_splits", "make_splits", "Augment", "DeviceLoader", "make_loaders",
     "Profile", "get_profile", "seed_everything", "select_device", "Run", "run_sizes", "History", "TrainConfig",
-    "evaluate", "fit", "predict",
+    "evaluate", "fit", "predict", "preflight", "Report",
 ]

@@ -94,6 +94,34 @@ class InputBug(nn.Module):
         return self.inner(self.fn(x) if self.training or not self.train_only else x)
 
 
+class DetachedFeatures(nn.Module):
+    """Detaches the conv features before the head: only the head ever trains."""
+
+    def __init__(self, width: int = 16, num_classes: int = 10):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, width, 3, padding=1), nn.ReLU(),
+                                      nn.AdaptiveAvgPool2d(4), nn.Flatten())
+        self.head = nn.Linear(16 * width, num_classes)
+
+    def forward(self, x):
+        return self.head(self.features(x).detach())  # correct: no .detach()
+
+
+class LayersInPlainList(nn.Module):
+    """Keeps its hidden layers in a Python list: never registered, so never trained."""
+
+    def __init__(self, hidden: int = 32, num_classes: int = 10):
+        super().__init__()
+        self.layers = [nn.Linear(3 * 32 * 32, hidden), nn.ReLU()]  # correct: nn.ModuleList
+        self.head = nn.Linear(hidden, num_classes)
+
+    def forward(self, x):
+        x = x.flatten(1)
+        for layer in self.layers:
+            x = layer(x)
+        return self.head(x)
+
+
 def scaled(model: nn.Module, factor: float) -> nn.Module:
     """Multiply every parameter by `factor` (0: all-zero init; large: huge init)."""
     with torch.no_grad():
@@ -117,7 +145,7 @@ class PlantedBug:
 
 
 def planted_bugs(batch, *, seed: int = 0) -> dict[str, PlantedBug]:
-    """Each classic bug, planted into an MLP setup on `batch` (normalized inputs, targets)."""
+    """Each classic bug, planted into a small setup on `batch` (normalized inputs, targets)."""
     inputs, targets = batch
 
     def mlp():
@@ -138,6 +166,25 @@ def planted_bugs(batch, *, seed: int = 0) -> dict[str, PlantedBug]:
             mlp, batch, "parameters update",
             make_optimizer=lambda m: torch.optim.Adam(mlp().parameters(), lr=3e-4)),
         "dropout active at eval": PlantedBug(lambda: DropoutAtEval(mlp()), batch, "eval is deterministic"),
-        "labels misaligned with inputs": PlantedBug(mlp, (inputs, shuffled), "beats zero-input baseline"),
+        "labels misaligned with inputs": PlantedBug(mlp, (inputs, shuffled), "beats input-independent baseline"),
         "un-normalized 0-255 inputs": PlantedBug(mlp, (inputs * 60 + 120, targets), "input statistics"),
+        "features detached before the head": PlantedBug(DetachedFeatures, batch, "gradients flow"),
+        "layers in a plain list": PlantedBug(LayersInPlainList, batch, "modules registered"),
+    }
+
+
+def correct_models() -> dict[str, tuple[Callable[[], nn.Module], nn.Module]]:
+    """Correct classifiers of each common kind, each with its loss: (build, loss_fn).
+
+    What a detector must not flag: an MLP, a CNN with BatchNorm, a CNN with dropout and no
+    BatchNorm, a small residual net, and a CNN ending in log-softmax (trained with NLLLoss).
+    """
+    ce = nn.CrossEntropyLoss()
+    return {
+        "MLP": (lambda: models.mlp(hidden=64), ce),
+        "CNN with BatchNorm": (lambda: models.fast_net(widths=(16, 32, 32)), ce),
+        "CNN with dropout": (lambda: models.tiny_cnn(width=16, dropout=0.3), ce),
+        "small residual net": (lambda: models.resnet18(width=8, blocks=(1, 1)), ce),
+        "CNN ending in log-softmax": (
+            lambda: nn.Sequential(models.tiny_cnn(width=16), nn.LogSoftmax(dim=1)), nn.NLLLoss()),
     }

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checks import CheckResult, _result
+from .checks import CheckResult, make_result
 
 _NORMS = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm)
 
@@ -51,11 +51,11 @@ def check_train_step(train_step: Callable, model: nn.Module, optimizer: torch.op
                          "one full training step.")
     ratio = (grads[1].norm() / grads[0].norm().clamp_min(1e-12)).item()
     return [
-        _result("gradients reset each step", abs(ratio - 1) < 0.1,
+        make_result("gradients reset each step", abs(ratio - 1) < 0.1,
                 f"2nd / 1st gradient norm {ratio:.2f} on the same batch", "1.00",
                 "Gradients accumulate across steps: call optimizer.zero_grad() before "
                 "loss.backward() (or after optimizer.step())."),
-        _result("training mode in the step", all(modes),
+        make_result("training mode in the step", all(modes),
                 f"model.training during forward: {sorted(set(modes))}", "[True]",
                 "The step runs the model in eval mode (dropout off, BatchNorm frozen): call "
                 "model.train() at the start of each training epoch, after evaluating."),
@@ -97,11 +97,11 @@ def check_architecture(model: nn.Module, inputs: torch.Tensor) -> list[CheckResu
     last = [(name, mod) for name, mod, _, _ in calls if isinstance(mod, nn.Linear | nn.Conv2d)]
     head_bias = bool(last) and last[-1][1].bias is not None
     return [
-        _result("no bias before a norm", not redundant,
+        make_result("no bias before a norm", not redundant,
                 f"{len(redundant)} layer(s) {redundant[:4]}", "0",
                 "These layers feed a normalization layer that subtracts their bias again: "
                 "build them with bias=False."),
-        _result("output layer has a bias", head_bias,
+        make_result("output layer has a bias", head_bias,
                 f"{last[-1][0] if last else '-'}: bias {'yes' if head_bias else 'no'}", "yes",
                 "The last layer has no bias, so the model cannot output the class prior "
                 "before it has learned features: use bias=True there."),
@@ -114,7 +114,7 @@ def check_pipelines_agree(train_inputs: torch.Tensor, eval_inputs: torch.Tensor)
     other statistics (its own, or twice), channel or layout differences between the two."""
     same_shape = train_inputs.shape == eval_inputs.shape
     gap = (train_inputs.float() - eval_inputs.float()).abs().max().item() if same_shape else float("inf")
-    return _result("train and eval pipelines agree", gap < 1e-4,
+    return make_result("train and eval pipelines agree", gap < 1e-4,
                    f"max difference {gap:.3g}" if same_shape else
                    f"shapes {tuple(train_inputs.shape)} vs {tuple(eval_inputs.shape)}", "0",
                    "Training and evaluation preprocess the same image differently: one "
@@ -129,7 +129,7 @@ def check_channel_stats(inputs: torch.Tensor, *, tolerance: float = 0.1) -> Chec
     x = inputs.detach().float().transpose(0, 1).flatten(1)
     mean, std = x.mean(1), x.std(1)
     bad = ((mean.abs() > tolerance) | ((std - 1).abs() > 3 * tolerance)).nonzero().flatten().tolist()
-    return _result("channel statistics", not bad,
+    return make_result("channel statistics", not bad,
                    "means " + ", ".join(f"{m:+.2f}" for m in mean.tolist()) +
                    "; stds " + ", ".join(f"{s:.2f}" for s in std.tolist()),
                    f"each mean within {tolerance} of 0, std within {3 * tolerance:g} of 1",
@@ -160,7 +160,7 @@ def check_spatial_structure(inputs: torch.Tensor, *, minimum: float = 0.5) -> Ch
     """Inputs look like images to the net: neighbouring pixels, in both directions, and
     colour channels are correlated."""
     found = image_correlations(inputs)
-    return _result("images have spatial structure", min(found.values()) > minimum,
+    return make_result("images have spatial structure", min(found.values()) > minimum,
                    ", ".join(f"{k} {v:.2f}" for k, v in found.items()), f"all > {minimum}",
                    "Neighbouring pixels or channels of the inputs are unrelated: images were "
                    "reshaped instead of permuted (HWC read as CHW: use .permute(0, 3, 1, 2), "
@@ -174,7 +174,7 @@ def check_lr_schedule(lrs, *, floor: float = 1e-2, by: float = 0.5) -> CheckResu
     cutoff, peak = int(by * len(lrs)), int(np.argmax(lrs))  # warmup before the peak is fine
     low = lrs[peak:cutoff] < floor * lrs.max()
     first = peak + int(np.argmax(low)) if low.any() else None
-    return _result("lr not decayed early", first is None,
+    return make_result("lr not decayed early", first is None,
                    f"below {floor:g} x peak from step {first} of {len(lrs)}" if first is not None
                    else f"above {floor:g} x peak for the first {by:.0%}",
                    f"above {floor:g} x peak until {by:.0%} of training",
@@ -203,7 +203,7 @@ def check_augmentation_keeps_labels(model, inputs, targets, augment, *,
     clean, augmented = label_agreement(model, inputs, targets, augment)
     chance = 1 / num_classes
     drop = (clean - augmented) / max(clean - chance, 1e-6)
-    return _result("augmentation keeps labels", drop < max_drop,
+    return make_result("augmentation keeps labels", drop < max_drop,
                    f"accuracy {clean:.2f} -> {augmented:.2f} ({drop:.0%} of the skill lost)",
                    f"< {max_drop:.0%} lost",
                    "Augmented images no longer look like their label to a model trained "
@@ -219,7 +219,7 @@ def check_dead_units(model: nn.Module, inputs: torch.Tensor, *, maximum: float =
     stats = activation_stats(layer_outputs(model, inputs))
     worst = max(stats, key=lambda k: stats[k]["dead_fraction"])
     dead = stats[worst]["dead_fraction"]
-    return _result("few dead units", dead <= maximum, f"{dead:.0%} dead in layer {worst}",
+    return make_result("few dead units", dead <= maximum, f"{dead:.0%} dead in layer {worst}",
                    f"<= {maximum:.0%}",
                    "Most units of a layer output zero for every input and get no gradient: "
                    "a learning rate too high (or a bad init, a large negative bias) killed "
@@ -233,7 +233,7 @@ def check_no_leak(train_images: np.ndarray, test_images: np.ndarray, *,
 
     pairs = find_duplicates(test_images, train_images, threshold=threshold)
     leaked = len(np.unique(pairs.i)) / len(test_images)
-    return _result("no train/test leak", leaked <= max_fraction,
+    return make_result("no train/test leak", leaked <= max_fraction,
                    f"{leaked:.1%} of test images have a training duplicate",
                    f"<= {max_fraction:.0%}",
                    "Test images (or near copies) are in the training set, so test accuracy "
@@ -252,7 +252,7 @@ def check_eval_function(evaluate_fn: Callable[[nn.Module], float], model: nn.Mod
     second = evaluate_fn(model)
     changed = [k for k, v in model.state_dict().items() if not torch.equal(v, before[k])]
     ok = first == second and not changed
-    return _result("evaluation is repeatable", ok,
+    return make_result("evaluation is repeatable", ok,
                    f"{first:.4f} then {second:.4f}; {len(changed)} tensors changed", "same; 0",
                    "Evaluation runs the model in training mode: call model.eval() (and "
                    "torch.no_grad()) before evaluating, model.train() after. Dropout stays on "
@@ -277,7 +277,7 @@ def check_weights(model: nn.Module, *, max_abs: float = 10.0, max_zero: float = 
     report = weight_report(model)
     bad = [n for n, r in report.items() if r["zero_fraction"] > max_zero or r["max_abs"] > max_abs]
     worst = max(report.values(), key=lambda r: r["max_abs"]) if report else {"max_abs": 0.0}
-    return _result("weights sane", not bad, f"{len(bad)} bad tensor(s) {bad[:3]}; "
+    return make_result("weights sane", not bad, f"{len(bad)} bad tensor(s) {bad[:3]}; "
                    f"largest |w| {worst['max_abs']:.2g}", f"none all-zero, |w| <= {max_abs:g}",
                    "A layer's weights are all zero (every unit computes the same thing and, "
                    "behind a ReLU, gets no gradient) or huge (an init or a learning rate blew "

@@ -79,9 +79,9 @@ SIZES: dict[str, dict[str, dict[str, Run]]] = {
                               count=300),
                           Run(32, 300, model="tiny_cnn", widths=(32,), batch_size=32, runs=2,
                               count=300)),
-        # preflight's batches (count: training and held-out examples)
-        "preflight": _row(Run(1_024, 1, model="tiny_cnn", widths=(32,), count=1_024),
-                          Run(1_024, 1, model="tiny_cnn", widths=(32,), count=1_024)),
+        # preflight's batches: train_size training and val_size held-out examples
+        "preflight": _row(Run(128, 1, model="tiny_cnn", widths=(32,), val_size=256),
+                          Run(128, 1, model="tiny_cnn", widths=(32,), val_size=256)),
     },
     "03_overfit": {
         # stage-2 tiny CNN vs two copied architectures (ResNet-18 at half the first width);

@@ -1,40 +1,15 @@
-"""Preflight checks for any classifier: catch silent bugs before a long training run.
-
-Each check is a public function returning a `CheckResult`; `preflight` runs them all
-and returns a `Report`. Checks never change the model you pass: those that train or
-step work on a deep copy.
-
-Conventions: `batch` is (inputs float (N, ...), targets int64 (N,)); models return
-logits (N, C); `make_optimizer(model)` builds the optimizer you will really use.
-"""
+"""The checks of one model on one batch: each returns a `CheckResult`, none changes the model."""
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
-
-@dataclasses.dataclass(frozen=True)
-class CheckResult:
-    name: str
-    passed: bool
-    value: str  # what was measured
-    expected: str  # what a healthy setup gives
-    message: str  # on failure: what is wrong and the likely cause
-
-    def __str__(self) -> str:
-        mark = "PASS" if self.passed else "FAIL"
-        text = f"{mark}  {self.name:<24} {self.value}  (expected {self.expected})"
-        return text if self.passed else f"{text}\n      -> {self.message}"
-
-
-def _result(name, passed, value, expected, message) -> CheckResult:
-    return CheckResult(name, bool(passed), value, expected, "" if passed else message)
+from .result import CheckResult, inconclusive, make_result
 
 
 def _forward(model: nn.Module, inputs: torch.Tensor, *, train: bool) -> torch.Tensor:
@@ -50,12 +25,12 @@ def check_inputs(inputs: torch.Tensor) -> CheckResult:
     """Inputs are finite, roughly standardized, and no channel is constant."""
     x = inputs.detach().float()
     if not torch.isfinite(x).all():
-        return _result("input statistics", False, "NaN/inf present", "finite values",
+        return make_result("input statistics", False, "NaN/inf present", "finite values",
                        "Inputs contain NaN or inf: check decoding and normalization (std of 0?).")
     mean, std = x.mean().item(), x.std().item()
     value = f"mean {mean:.2f}, std {std:.2f}"
     if abs(mean) > 3 or not 0.2 < std < 5:
-        return _result("input statistics", False, value, "mean ~0, std ~1",
+        return make_result("input statistics", False, value, "mean ~0, std ~1",
                        "Inputs are not standardized: raw 0-255 pixels (std ~60) or [0, 1] "
                        "floats never normalized, or normalized twice. Subtract the training "
                        "mean and divide by the training std.")
@@ -63,19 +38,19 @@ def check_inputs(inputs: torch.Tensor) -> CheckResult:
         per_channel = x.transpose(0, 1).flatten(1).std(1)
         if (per_channel < 1e-6).any():
             dead = torch.nonzero(per_channel < 1e-6).flatten().tolist()
-            return _result("input statistics", False, f"constant channel(s) {dead}",
+            return make_result("input statistics", False, f"constant channel(s) {dead}",
                            "every channel varies", "A channel is constant: a channel-order "
                            "mix-up (HWC read as CHW) or a broken conversion.")
-    return _result("input statistics", True, value, "mean ~0, std ~1", "")
+    return make_result("input statistics", True, value, "mean ~0, std ~1", "")
 
 
 def check_outputs_are_logits(model, inputs) -> CheckResult:
     """The model's outputs are not already probabilities (softmax before the loss)."""
     with torch.no_grad():
-        out = _forward(model, inputs, train=False).float()
+        out = _forward(model, inputs, train=False).float().cpu()
     rows_sum_to_one = torch.allclose(out.sum(1), torch.ones(len(out)), atol=1e-4)
     probabilities = rows_sum_to_one and out.min() >= 0
-    return _result("outputs are logits", not probabilities,
+    return make_result("outputs are logits", not probabilities,
                    "rows are probabilities" if probabilities else "unnormalized scores",
                    "logits", "The model ends in softmax, but CrossEntropyLoss applies "
                    "log-softmax itself: gradients shrink and training stalls. Remove the softmax "
@@ -90,7 +65,7 @@ def check_loss_at_init(model, batch, *, loss_fn, num_classes: int, tolerance: fl
         loss = loss_fn(_forward(model, inputs, train=False), targets).item()
     expected = math.log(num_classes)
     ok = math.isfinite(loss) and abs(loss - expected) < tolerance
-    return _result("loss at init", ok, f"{loss:.3f}", f"ln({num_classes}) = {expected:.3f} ± {tolerance}",
+    return make_result("loss at init", ok, f"{loss:.3f}", f"ln({num_classes}) = {expected:.3f} ± {tolerance}",
                    "Initial loss is far from ln(C): the initial logits are too large (huge "
                    "init scale, missing normalization) or the loss is fed something other "
                    "than logits.")
@@ -104,7 +79,7 @@ def check_init_calibrated(model, inputs, *, num_classes: int, max_gap: float = 0
     gap = (probs.mean(0) - 1 / num_classes).abs().max().item()
     confident = probs.max(1).values.mean().item()
     ok = gap < max_gap and confident < min(1.0, 3 / num_classes + 0.2)
-    return _result("calibrated init", ok, f"max class gap {gap:.3f}, mean top prob {confident:.2f}",
+    return make_result("calibrated init", ok, f"max class gap {gap:.3f}, mean top prob {confident:.2f}",
                    f"gap < {max_gap}, top prob ~{1 / num_classes:.2f}",
                    "The untrained model already prefers some classes confidently: the "
                    "weights are initialized too large, or the final-layer bias is off. Scale "
@@ -118,10 +93,16 @@ def check_batch_independence(model, inputs, *, index: int = 0) -> CheckResult:
     # a random projection, not a plain sum: the sum of a softmax row is constant
     weights = torch.randn(out.shape[1:], generator=torch.Generator().manual_seed(0))
     (out[index].float() * weights.to(out.device)).sum().backward()
+    if x.grad is None:  # cut off from the inputs: whether examples mix cannot be seen
+        return inconclusive("batch independence", "no gradient reaches the inputs",
+                            "only its own input", "The outputs do not depend differentiably on "
+                            "the inputs (a .detach(), torch.no_grad() or a non-differentiable "
+                            "step in forward), so backprop cannot show whether examples mix. "
+                            "If that cut is a bug, 'gradients flow' names the layers it starves.")
     grad = x.grad.flatten(1).abs().sum(1)
     leaked = [i for i in range(len(grad)) if i != index and grad[i] > 0]
     ok = grad[index] > 0 and not leaked
-    return _result("batch independence", ok,
+    return make_result("batch independence", ok,
                    f"gradient reaches {len(leaked)} other examples" if leaked else
                    ("no gradient at all" if grad[index] == 0 else "only its own input"),
                    "only its own input", "The output for one example depends on other "
@@ -140,14 +121,60 @@ def check_gradients(model, batch, *, loss_fn, allow_frozen: bool = False) -> Che
     zero = [n for n, p in named if p.requires_grad and p.grad is not None and not p.grad.any()]
     problems = []
     if missing:
-        problems.append(f"no gradient: {missing[:4]} (orphaned: defined but unused in forward)")
+        problems.append(f"no gradient: {missing[:4]} (defined but unused in forward, or cut off "
+                        "from the loss by .detach() or torch.no_grad())")
     if zero:
         problems.append(f"all-zero gradient: {zero[:4]} (zero init, dead ReLUs, or detached)")
     if frozen and not allow_frozen:
         problems.append(f"frozen: {frozen[:4]} (requires_grad=False; allow_frozen=True if meant)")
-    return _result("gradients flow", not problems,
+    return make_result("gradients flow", not problems,
                    f"{len(named) - len(missing) - len(zero) - len(frozen)} of {len(named)} "
                    "tensors get gradients", "all of them", "; ".join(problems))
+
+
+def _hidden_in(value) -> tuple[int, int]:
+    """(modules, trainable tensors) inside a plain list, tuple or dict, nested ones included."""
+    items = value.values() if isinstance(value, dict) else value
+    modules = tensors = 0
+    for item in items:
+        if isinstance(item, nn.Module):
+            modules += 1
+        elif isinstance(item, torch.Tensor) and item.requires_grad:
+            tensors += 1
+        elif isinstance(item, (list, tuple, dict)):
+            inner = _hidden_in(item)
+            modules, tensors = modules + inner[0], tensors + inner[1]
+    return modules, tensors
+
+
+def check_modules_registered(model) -> CheckResult:
+    """No layer or trainable tensor hides where PyTorch cannot see it.
+
+    Modules kept in a plain list, tuple or dict, and tensors with requires_grad that are
+    not `nn.Parameter`s, run in forward but are missing from `model.parameters()`: the
+    optimizer never updates them, `.to(device)` never moves them, `state_dict` never saves them.
+    """
+    hidden = []
+    for prefix, module in model.named_modules():
+        for attr, value in vars(module).items():
+            if attr.startswith("_"):  # nn.Module's own registries (_modules, _parameters, ...)
+                continue
+            where = f"{prefix}.{attr}" if prefix else attr
+            if isinstance(value, (list, tuple, dict)):
+                modules, tensors = _hidden_in(value)
+                kind = type(value).__name__
+                fix = "nn.ModuleDict / nn.ParameterDict" if kind == "dict" else \
+                    "nn.ModuleList / nn.ParameterList"
+                if modules or tensors:
+                    hidden.append(f"{where}: a plain {kind} holding {modules} module(s) and "
+                                  f"{tensors} trainable tensor(s) (use {fix})")
+            elif isinstance(value, torch.Tensor) and value.requires_grad:
+                hidden.append(f"{where}: a tensor with requires_grad that is not an nn.Parameter")
+    return make_result("modules registered", not hidden,
+                       f"{len(hidden)} unregistered" if hidden else "all registered", "none hidden",
+                       "; ".join(hidden[:4]) + ". They take part in forward but are not in "
+                       "model.parameters(): never trained, never moved by .to(device), never "
+                       "saved in state_dict.")
 
 
 def check_parameters_update(model, batch, *, loss_fn, make_optimizer) -> CheckResult:
@@ -161,7 +188,7 @@ def check_parameters_update(model, batch, *, loss_fn, make_optimizer) -> CheckRe
     optimizer.step()
     params = dict(model.named_parameters())
     same = [n for n, old in before.items() if torch.equal(old, params[n].detach())]
-    return _result("parameters update", not same, f"{len(before) - len(same)} of {len(before)} "
+    return make_result("parameters update", not same, f"{len(before) - len(same)} of {len(before)} "
                    "tensors changed", "all of them",
                    f"{same[:4]} did not change after an optimizer step: the optimizer holds "
                    "other tensors (built on another model, or before the model was replaced "
@@ -174,7 +201,7 @@ def check_eval_deterministic(model, inputs) -> CheckResult:
         a = _forward(model, inputs, train=False)
         b = _forward(model, inputs, train=False)
     diff = (a - b).abs().max().item()
-    return _result("eval is deterministic", diff == 0, f"max difference {diff:.2e}", "0",
+    return make_result("eval is deterministic", diff == 0, f"max difference {diff:.2e}", "0",
                    "Outputs change between identical eval passes: dropout (or other "
                    "randomness) active at eval, e.g. F.dropout(x, training=True) or a "
                    "module that ignores self.training.")
@@ -218,89 +245,8 @@ def check_overfit_batch(model, batch, *, loss_fn, make_optimizer, size: int = 16
     _train_steps(model, inputs, targets, loss_fn=loss_fn, make_optimizer=make_optimizer,
                  steps=steps, every=25, on_check=done, dropout=False)
     loss = losses[-1] if losses else float("nan")
-    return _result("overfit one batch", loss < target_loss,
+    return make_result("overfit one batch", loss < target_loss,
                    f"loss {loss:.4f} after {25 * len(losses)} steps", f"< {target_loss}",
                    f"Could not memorize {size} examples in {steps} steps: the model cannot "
                    "learn (softmax before the loss, a learning rate far too low or high, "
                    "gradients blocked, or a loss that does not match the targets).")
-
-
-def _per_example(loss_fn):
-    """The same loss without the batch reduction: (N,) per-example losses."""
-    if getattr(loss_fn, "reduction", None) in ("mean", "sum"):
-        unreduced = copy.copy(loss_fn)
-        unreduced.reduction = "none"
-        return unreduced
-    return lambda logits, targets: torch.stack(
-        [loss_fn(logits[i:i + 1], targets[i:i + 1]) for i in range(len(targets))])
-
-
-def check_input_independent_baseline(model, batch, val, *, loss_fn, make_optimizer,
-                                     steps: int = 120, batch_size: int = 64, every: int = 20,
-                                     min_z: float = 3.0, min_gain: float = 0.01,
-                                     seed: int = 0) -> CheckResult:
-    """Validation loss with real inputs is significantly below any input-independent model's.
-
-    A copy of the model trains for `steps` minibatches of `batch_size` drawn from `batch`;
-    its best checkpoint's per-example validation losses are compared pairwise with the best
-    any constant predictor could do on `val` (its class frequencies). The check passes when
-    real inputs win by `min_z` standard errors and by at least `min_gain` nats. A second
-    copy trained on all-zero inputs (the classic input-independent baseline) is reported
-    alongside: a slow learner's zero arm stays above the constant bound, so it alone is
-    too easy to beat. Give it about a thousand training and validation examples: after a
-    hundred steps a small correct CNN wins by only a few hundredths of a nat.
-    """
-    inputs, targets = batch
-    per_example = _per_example(loss_fn)
-    g = torch.Generator().manual_seed(seed)
-    order = torch.cat([torch.randperm(len(targets), generator=g)
-                       for _ in range(-(-steps * batch_size // len(targets)))])
-    order = order.to(targets.device)
-
-    def best_val_losses(zero: bool) -> torch.Tensor:
-        trained = copy.deepcopy(model)
-        optimizer = make_optimizer(trained)
-        val_inputs = torch.zeros_like(val[0]) if zero else val[0]
-        best = None
-        for step in range(1, steps + 1):
-            idx = order[(step - 1) * batch_size: step * batch_size]
-            x = torch.zeros_like(inputs[idx]) if zero else inputs[idx]
-            trained.train()
-            optimizer.zero_grad()
-            loss_fn(trained(x), targets[idx]).backward()
-            optimizer.step()
-            if step % every == 0:
-                # eval mode but BatchNorm on batch statistics: a hundred steps are too few
-                # for its running averages (a throwaway copy, so updating them is harmless)
-                trained.eval()
-                for m in trained.modules():
-                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                        m.train()
-                with torch.no_grad():
-                    losses = per_example(trained(val_inputs), val[1]).float().cpu()
-                if best is None or losses.mean() < best.mean():
-                    best = losses
-        return best
-
-    real, zeroed = best_val_losses(False), best_val_losses(True)
-    # the best ANY input-independent model could do here: predict the validation class
-    # frequencies (a bound, found in hindsight). A slow learner's zero-input arm stays above
-    # it in `steps`, and then beating that arm proves nothing: misaligned labels did, by
-    # 0.007 nats, just by staying near uniform. So real inputs must beat this bound.
-    with torch.no_grad():
-        num_classes = _forward(model, val[0][:2], train=False).shape[1]
-        counts = torch.bincount(val[1].cpu(), minlength=num_classes).float() + 0.5
-        prior_logits = (counts / counts.sum()).log().to(val[0].device).expand(len(val[1]), -1)
-        baseline = per_example(prior_logits, val[1]).float().cpu()
-    diff = baseline - real
-    z = (diff.mean() / (diff.std() / len(diff) ** 0.5 + 1e-12)).item()
-    small = (f" Only {len(diff)} validation examples: pass about a thousand for a sharper test."
-             if len(diff) < 500 else "")
-    gain = diff.mean().item()
-    return _result("beats zero-input baseline", z > min_z and gain > min_gain,
-                   f"val loss {real.mean():.3f} (real) vs {zeroed.mean():.3f} (zeros), "
-                   f"{baseline.mean():.3f} (best constant); z={z:.1f}",
-                   f"real lower by > {min_gain:g}, z > {min_z:g}",
-                   "The inputs carry no usable signal for the targets: labels misaligned "
-                   "with inputs (shuffled separately), inputs destroyed by preprocessing, or "
-                   "a model that ignores its input." + small)
