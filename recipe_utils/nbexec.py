@@ -88,6 +88,9 @@ class _Worker(threading.Thread):
         self._loop = self._task = None
         self._stopped = False
         self._ready = threading.Event()
+        # waited on instead of join(): a signal interrupting Thread.join() can mark a
+        # running thread as stopped (CPython's bpo-45274 fix releases its state lock)
+        self.done = threading.Event()
 
     def run(self) -> None:
         async def main():
@@ -105,6 +108,7 @@ class _Worker(threading.Thread):
             self.error = e
         finally:
             self._ready.set()
+            self.done.set()
 
     def stop(self) -> None:
         self._stopped = True
@@ -134,9 +138,9 @@ def _shut_down(worker: _Worker) -> None:
     waiting must not leave the kernel running."""
     worker.stop()
     deadline = time.monotonic() + SHUTDOWN_GRACE
-    while worker.is_alive() and time.monotonic() < deadline:
+    while not worker.done.is_set() and time.monotonic() < deadline:
         with contextlib.suppress(KeyboardInterrupt, Stop):
-            worker.join(0.2)
+            worker.done.wait(0.2)
 
 
 def execute(notebook, *, cwd: str | Path, timeout: int | None) -> Outcome:
@@ -167,12 +171,12 @@ def execute(notebook, *, cwd: str | Path, timeout: int | None) -> Outcome:
         worker = _Worker(client)
         worker.start()
         try:
-            while worker.is_alive():
-                worker.join(0.2)  # a short wait, so signals are handled at once
+            while not worker.done.wait(0.2):  # a short wait, so signals are handled at once
+                pass
         except (KeyboardInterrupt, Stop) as e:
             signame = e.signame if isinstance(e, Stop) else "SIGINT"
             _shut_down(worker)
-            left = " (the kernel may still be running)" if worker.is_alive() else ""
+            left = "" if worker.done.is_set() else " (the kernel may still be running)"
             return Outcome("STOPPED", f"stopped by {signame} during "
                            f"{_cell_label(notebook, current['cell'])}; kernel shut down{left}.",
                            stopped_by=signame)

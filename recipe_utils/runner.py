@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(run_notebook(path, args.out, timeout=args.timeout,
                                              smoke=args.smoke, seed=args.seed))
                     stopped_by = rows[-1].get("stopped_by")
+                    write_summary(rows, args.out)  # on disk before the row is shown
                     print("\n".join(format_table(rows[-1:]).splitlines()[1:]), flush=True)
                 else:
                     rows.append(_not_run(path, stopped_by))
@@ -165,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not rows or rows[-1]["notebook"] != path.name:
                     rows.append(_not_run(path, stopped_by))
             finally:
-                write_summary(rows, args.out)  # after every notebook: nothing finished is lost
+                write_summary(rows, args.out)  # however the loop body ended
         print(format_table(rows))
     if stopped_by:
         print(f"stopped by {stopped_by}: summary of the notebooks so far in "
