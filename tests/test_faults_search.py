@@ -91,3 +91,20 @@ def test_best_trial_never_picks_nan_or_failed(tmp_path):
     assert best_trial(load_results(path))["value"] == 0.1
     with pytest.raises(ValueError, match="None of the 2 trials has a finite 'value': 1 failed"):
         best_trial([trials[0], trials[2]])
+
+
+def test_model_based_search_records_failed_and_nan_trials_and_resumes(tmp_path):
+    pytest.importorskip("optuna")
+    from recipe_utils.search import model_based_search
+
+    def objective(config):
+        if config["lr"] > 0.1:
+            raise FloatingPointError("diverged")
+        return math.nan if config["width"] == 16 else -abs(math.log10(config["lr"]) + 2.5)
+
+    path = tmp_path / "tpe.jsonl"
+    with pytest.warns(UserWarning):
+        first = model_based_search(objective, SPACE, 12, results=path, seed=0)
+        trials = model_based_search(objective, SPACE, 20, results=path, seed=0)
+    assert trials[:12] == first and len(trials) == 20 and any(failed(t) for t in trials)
+    assert math.isfinite(best_trial(trials)["value"])
