@@ -11,17 +11,17 @@ Two sources, one result (`CIFAR10`: uint8 images (N, 32, 32, 3), int64 labels):
 from __future__ import annotations
 
 import dataclasses
-import io
 import os
 import pickle
 import shutil
 import tarfile
+import warnings
 from pathlib import Path
 
 import numpy as np
 from torchvision.datasets import CIFAR10 as _TorchvisionCIFAR10
 
-from .download import DownloadError, download_url, md5sum, sha256sum
+from .download import DownloadError, download_url, md5sum
 
 DATA_DIR_ENV = "RECIPE_DATA_DIR"
 OFFLINE_ENV = "RECIPE_CIFAR10_OFFLINE"
@@ -120,18 +120,37 @@ def _check_folder(folder: Path, file_md5s: dict[str, str] | None) -> str | None:
             return f"{name} is missing"
         if file_md5s and md5sum(path) != file_md5s[name]:
             return f"{name} is corrupt or incomplete (md5 does not match {file_md5s[name]})"
+    meta = folder / "batches.meta"  # optional, but when there it names the classes
+    if file_md5s and "batches.meta" in file_md5s and meta.is_file() \
+            and md5sum(meta) != file_md5s["batches.meta"]:
+        return f"batches.meta is corrupt or not CIFAR-10's (md5 does not match " \
+               f"{file_md5s['batches.meta']})"
     return None
+
+
+def _move_aside(path: Path, actual_md5: str) -> Path:
+    """Keep a file that failed its check next to where it was, under a name saying why."""
+    aside = path.with_name(f"{path.name}.md5-{actual_md5[:12]}")
+    os.replace(path, aside)
+    return aside
 
 
 def _download_and_extract(root: Path, *, url: str, md5: str | None, progress: bool) -> None:
     archive = root / ARCHIVE_NAME
-    if not (archive.is_file() and (md5 is None or md5sum(archive) == md5)):
-        archive.unlink(missing_ok=True)
+    found = ""
+    if archive.is_file() and md5 is not None and (actual := md5sum(archive)) != md5:
+        # a copied-in archive is the user's: moved aside, never deleted
+        aside = _move_aside(archive, actual)
+        found = (f" The {archive} already there had md5 {actual}, not the published {md5} "
+                 f"(an incomplete or different file); it was moved to {aside}.")
+        warnings.warn(f"{found.strip()} Downloading a fresh copy.", stacklevel=3)
+    if not archive.is_file():
         try:
             download_url(url, archive, md5=md5, progress=progress)
         except DownloadError as e:
             raise DownloadError(
-                f"{e} Offline? Set ${OFFLINE_ENV} to the offline bundle (cifar10_jpeg.npz)."
+                f"{e}{found} Offline? Set ${OFFLINE_ENV} to the offline bundle "
+                f"(cifar10_jpeg.npz), or copy a complete {ARCHIVE_NAME} (md5 {md5}) to {archive}."
             ) from e
     shutil.rmtree(root / BATCH_FOLDER, ignore_errors=True)
     try:
@@ -141,19 +160,32 @@ def _download_and_extract(root: Path, *, url: str, md5: str | None, progress: bo
             else:
                 tar.extractall(root)
     except (tarfile.TarError, EOFError, OSError) as e:
-        archive.unlink(missing_ok=True)
-        raise DataError(f"{archive} could not be extracted ({e}); deleted it, run again.") from e
+        aside = _move_aside(archive, md5sum(archive))
+        raise DataError(f"{archive} could not be extracted ({e}); moved it to {aside}. Run "
+                        f"again to download a fresh copy, or copy a complete {ARCHIVE_NAME} "
+                        f"to {archive}.") from e
 
 
 def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with open(path, "rb") as f:
             entry = pickle.load(f, encoding="latin1")
-        data = np.asarray(entry["data"], dtype=np.uint8)
-        labels = np.asarray(entry["labels"], dtype=np.int64)
+        data = np.asarray(entry["data"])
+        labels = np.asarray(entry["labels"])
     except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as e:
         raise DataError(f"{path} is not a readable CIFAR batch ({type(e).__name__}: {e}); "
                         "delete the folder and download again.") from e
+    # unchecked copies (file_md5s=None) get here too: a cast would hide bad values
+    if data.dtype != np.uint8 and not (data.dtype.kind in "iu" and data.size
+                                       and 0 <= data.min() and data.max() <= 255):
+        span = f" in [{data.min()}, {data.max()}]" if data.size and data.dtype.kind in "iuf" else ""
+        raise DataError(f"{path} holds {data.dtype} data{span}; CIFAR batches hold uint8 "
+                        "pixels 0..255 (floats in [0, 1]? save (x * 255).round() as uint8).")
+    if labels.dtype.kind not in "iu" or (labels.size and not 0 <= labels.min() <= labels.max()
+                                         < len(CLASSES)):
+        raise DataError(f"{path} holds labels that are not class indices 0..{len(CLASSES) - 1} "
+                        f"({labels.dtype}, from {labels.min()} to {labels.max()}); fix the file.")
+    data, labels = data.astype(np.uint8), labels.astype(np.int64)
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(data) != len(labels):
         raise DataError(f"{path} holds data of shape {data.shape} with {len(labels)} labels; "
                         "expected (n, 3072) and n labels.")
@@ -168,8 +200,16 @@ def read_cifar10_folder(folder: str | Path, *, verified: bool = False) -> CIFAR1
     classes = CLASSES
     meta = folder / "batches.meta"
     if meta.is_file():
-        with open(meta, "rb") as f:
-            classes = tuple(pickle.load(f, encoding="latin1")["label_names"])
+        try:
+            with open(meta, "rb") as f:
+                classes = tuple(str(c) for c in pickle.load(f, encoding="latin1")["label_names"])
+        except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as e:
+            raise DataError(f"{meta} is not a readable CIFAR meta file ({type(e).__name__}: "
+                            f"{e}); delete it (the standard class names are used) or download "
+                            "again.") from e
+        if len(classes) != len(CLASSES):
+            raise DataError(f"{meta} names {len(classes)} classes, not {len(CLASSES)}; delete "
+                            "it (the standard class names are used) or download again.")
     return CIFAR10(
         train_images=np.concatenate([x for x, _ in train]),
         train_labels=np.concatenate([y for _, y in train]),
@@ -178,72 +218,12 @@ def read_cifar10_folder(folder: str | Path, *, verified: bool = False) -> CIFAR1
     )
 
 
-def _decode_jpegs(blob: np.ndarray, offsets: np.ndarray, what: str) -> np.ndarray:
-    from PIL import Image
-
-    images = []
-    for i in range(len(offsets) - 1):
-        data = blob[offsets[i]:offsets[i + 1]].tobytes()
-        try:
-            image = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
-        except Exception as e:
-            raise DataError(f"{what} image {i} is not a decodable JPEG ({e}).") from e
-        if image.shape != (32, 32, 3):
-            raise DataError(f"{what} image {i} has shape {image.shape}, expected (32, 32, 3).")
-        images.append(image)
-    return np.stack(images) if images else np.zeros((0, 32, 32, 3), np.uint8)
-
-
 def load_offline_bundle(path: str | Path, *, cache_dir: str | Path | None = None) -> CIFAR10:
     """Decode an offline `.npz` bundle (format: datasets/README.md), cached as `.npy`.
 
     The cache lives in `<cache_dir>/cifar10_offline_<sha256 prefix>/` so a changed
-    bundle is never served from a stale cache.
+    bundle is never served from a stale cache; a damaged cache is rebuilt.
     """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise DataError(f"The offline bundle {path} does not exist (resolved from {Path.cwd()}: "
-                        f"{path.resolve()}; from ${OFFLINE_ENV} or offline=). Point it at "
-                        "cifar10_jpeg.npz with an absolute path, or unset it to download.")
-    digest = sha256sum(path)
-    cache = Path(cache_dir or default_data_dir()) / f"cifar10_offline_{digest[:12]}"
-    names = ("train_images", "train_labels", "test_images", "test_labels")
-    if not all((cache / f"{n}.npy").is_file() for n in names):
-        arrays = _decode_bundle(path)
-        tmp = cache.with_name(cache.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        for n in names:
-            np.save(tmp / f"{n}.npy", arrays[n])
-        (tmp / "classes.txt").write_text("\n".join(arrays["classes"]))
-        shutil.rmtree(cache, ignore_errors=True)
-        tmp.rename(cache)
-    loaded = {n: np.load(cache / f"{n}.npy") for n in names}
-    return CIFAR10(**loaded, classes=tuple((cache / "classes.txt").read_text().split("\n")),
-                   source=f"offline bundle {path}", verified=digest == OFFLINE_BUNDLE_SHA256)
+    from .bundle import load_bundle  # here, not above: bundle builds on this module
 
-
-def _decode_bundle(path: Path) -> dict:
-    required = ("train_jpeg", "train_offsets", "train_labels",
-                "test_jpeg", "test_offsets", "test_labels", "classes")
-    try:
-        npz = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise DataError(f"{path} is not a readable .npz bundle ({e}).") from e
-    with npz:
-        missing = [k for k in required if k not in npz.files]
-        if missing:
-            raise DataError(f"{path} lacks the arrays {missing}; see datasets/README.md.")
-        out = {"classes": [str(c) for c in npz["classes"]]}
-        for split in ("train", "test"):
-            offsets, labels = npz[f"{split}_offsets"].astype(np.int64), npz[f"{split}_labels"]
-            blob = npz[f"{split}_jpeg"]
-            if len(offsets) != len(labels) + 1 or np.any(np.diff(offsets) <= 0) \
-                    or offsets[0] != 0 or offsets[-1] != len(blob):
-                raise DataError(f"{path}: {split}_offsets do not delimit {len(labels)} "
-                                "images in the JPEG blob; the bundle is corrupt.")
-            if len(labels) and (labels.min() < 0 or labels.max() >= len(out["classes"])):
-                raise DataError(f"{path}: {split}_labels fall outside 0..{len(out['classes']) - 1}.")
-            out[f"{split}_images"] = _decode_jpegs(blob, offsets, f"{path.name} {split}")
-            out[f"{split}_labels"] = labels.astype(np.int64)
-    return out
+    return load_bundle(path, cache_dir=Path(cache_dir or default_data_dir()))

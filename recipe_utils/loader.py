@@ -12,6 +12,7 @@ is the same batches whether the run was interrupted before it or not.
 from __future__ import annotations
 
 import dataclasses
+import zlib
 
 import numpy as np
 import torch
@@ -114,6 +115,21 @@ class DeviceLoader:
     @property
     def num_examples(self) -> int:
         return len(self.labels)
+
+    def identity(self) -> dict:
+        """What makes this loader's batches what they are, for a checkpoint to compare on
+        resume: size, batch size, order, seed, augmentation, normalization and a
+        fingerprint of the data (every label, 256 evenly spaced images)."""
+        n = len(self.labels)
+        sample = torch.linspace(0, n - 1, min(n, 256), device=self.device).long()
+        fingerprint = zlib.crc32(self.labels.cpu().numpy().tobytes())
+        fingerprint = zlib.crc32(self.images[sample].cpu().numpy().tobytes(), fingerprint)
+        return {"examples": n, "batch_size": self.batch_size, "shuffle": self.shuffle,
+                "drop_last": self.drop_last, "seed": self.seed,
+                "augment": dataclasses.asdict(self.augment),
+                "mean": [round(float(m), 6) for m in self.mean.flatten()],
+                "std": [round(float(v), 6) for v in self.std.flatten()],
+                "data": f"{fingerprint:08x}"}
 
     def set_epoch(self, epoch: int) -> None:
         """Choose which epoch's shuffle and augmentation the next iteration draws."""

@@ -5,7 +5,10 @@
 
 Executed copies are written to `--out`; the table (notebook, status, seconds, the
 metrics each notebook recorded with `recipe_utils.record`) is printed and saved as
-`<out>/summary.json`. The exit code is 1 if any notebook failed. `--smoke` runs the
+`<out>/summary.json` (rewritten after every notebook). The exit code is 1 if any notebook
+failed. A failing cell, a cell past `--timeout`, a dead kernel or an unreadable notebook
+gives a FAILED row and the next notebook runs; Ctrl-C or SIGTERM shuts the kernel down,
+writes the rows so far (the rest NOT RUN) and exits with 130 or 143. `--smoke` runs the
 full profile's code at toy size on any machine (see `recipe_utils.smoke`).
 """
 
@@ -14,12 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
+import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from . import nbexec
 from . import smoke as smoke_module
 from .cifar import DATA_DIR_ENV, OFFLINE_ENV
 from .course import METRICS_KEY, RESULTS_ENV
@@ -47,51 +50,62 @@ def set_seed(notebook, seed: int) -> None:
     notebook.cells.insert(tagged[0] + 1, new_code_cell(f"SEED = {int(seed)}  # set by the runner"))
 
 
-def run_notebook(path: Path, out_dir: Path, *, timeout: int, smoke: bool = False,
-                 seed: int | None = None) -> dict:
-    """Execute one notebook in its folder; returns a summary row."""
+def read_notebook(path: Path, *, seed: int | None = None, smoke: bool = False):
+    """The notebook at `path`, prepared for a run; ValueError saying why it cannot be."""
     import nbformat
-    from jupyter_client.manager import KernelManager
-    from nbclient import NotebookClient
 
-    notebook = nbformat.read(path, as_version=4)
+    try:
+        notebook = nbformat.read(path, as_version=4)
+    except FileNotFoundError:
+        raise ValueError(f"{path} does not exist; check the path (the other notebooks "
+                         "still run).") from None
+    except Exception as e:  # not JSON, not a notebook, unreadable: all end the same way
+        raise ValueError(f"{path} is not a readable notebook ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0][:120] if str(e) else ''}); open it in "
+                         "Jupyter to repair it, or restore it from git.") from None
     if seed is not None:
         set_seed(notebook, seed)
     if smoke:
         smoke_module.prepare(notebook)
+    return notebook
+
+
+def run_notebook(path: Path, out_dir: Path, *, timeout: int, smoke: bool = False,
+                 seed: int | None = None) -> dict:
+    """Execute one notebook in its folder; returns a summary row (never raises for a
+    notebook's fault: an unreadable file, a failing cell, a timeout, a dead kernel).
+
+    Ctrl-C or a SIGTERM (under `nbexec.stop_on_sigterm`) ends it with status STOPPED
+    and the row's "stopped_by" set, after the kernel is shut down.
+    """
+    import nbformat
+
     started = time.perf_counter()
-    # IPC sockets in a private folder instead of TCP ports: two kernels starting at the
-    # same moment on one machine (a second runner, a test) cannot grab each other's port,
-    # which once left this runner waiting forever on a reply that went elsewhere.
-    with tempfile.TemporaryDirectory(prefix="recipe-kernel-") as sockets:
-        km = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "k"))
-        client = NotebookClient(notebook, km=km, timeout=timeout, kernel_name="python3",
-                                resources={"metadata": {"path": str(path.parent)}})
-        try:
-            status, error = _execute(client)
-        finally:  # nbclient leaves a kernel manager it was given running
-            if km.has_kernel:
-                km.shutdown_kernel(now=True)
-    seconds = time.perf_counter() - started
+    row = {"notebook": path.name, "status": "FAILED", "seconds": 0.0, "metrics": {}, "error": ""}
+    try:
+        notebook = read_notebook(path, seed=seed, smoke=smoke)
+    except ValueError as e:
+        return {**row, "error": str(e)}
+    outcome = nbexec.execute(notebook, cwd=path.parent, timeout=timeout)
+    row.update(status=outcome.status, seconds=round(time.perf_counter() - started, 1),
+               metrics=collect_metrics(notebook), error=outcome.error)
+    if outcome.stopped_by:
+        row["stopped_by"] = outcome.stopped_by
     out_dir.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, out_dir / path.name)
-    row = {"notebook": path.name, "status": status, "seconds": round(seconds, 1),
-           "metrics": collect_metrics(notebook), "error": error}
+    nbformat.write(notebook, out_dir / path.name)  # partly run ones too: outputs so far
     if smoke:
         row["asserts_not_met"] = smoke_module.collect_failed_asserts(notebook)
     return row
 
 
-def _execute(client) -> tuple[str, str]:
-    from nbclient.exceptions import CellExecutionError
-
-    try:
-        client.execute()
-    except CellExecutionError as e:
-        return "FAILED", re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip().splitlines()[-1][:300]
-    except Exception as e:  # a dead kernel or a timeout must not stop the other notebooks
-        return "FAILED", f"{type(e).__name__}: {e}"[:200]
-    return "ok", ""
+def write_summary(rows: list[dict], out_dir: Path) -> Path:
+    """`<out_dir>/summary.json`, replaced atomically (a kill mid-write leaves the old one)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "summary.json"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(rows, indent=2))
+    os.replace(tmp, path)
+    return path
 
 
 def format_table(rows: list[dict]) -> str:
@@ -133,15 +147,37 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get(name):
             os.environ[name] = str(Path(os.environ[name]).expanduser().resolve())
     paths = args.notebooks or sorted((REPO / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
-    rows = []
-    for path in paths:
-        print(f"running {path.name} ...", flush=True)
-        rows.append(run_notebook(path, args.out, timeout=args.timeout, smoke=args.smoke,
-                                 seed=args.seed))
-        print("\n".join(format_table(rows[-1:]).splitlines()[1:]), flush=True)  # row as it ends
-    print(format_table(rows))
-    (args.out / "summary.json").write_text(json.dumps(rows, indent=2))
+    rows, stopped_by = [], None
+    write_summary(rows, args.out)  # from the start: a summary exists however the run ends
+    with nbexec.stop_on_sigterm():
+        for path in paths:
+            try:
+                if stopped_by is None:
+                    print(f"running {path.name} ...", flush=True)
+                    rows.append(run_notebook(path, args.out, timeout=args.timeout,
+                                             smoke=args.smoke, seed=args.seed))
+                    stopped_by = rows[-1].get("stopped_by")
+                    write_summary(rows, args.out)  # on disk before the row is shown
+                    print("\n".join(format_table(rows[-1:]).splitlines()[1:]), flush=True)
+                else:
+                    rows.append(_not_run(path, stopped_by))
+            except (KeyboardInterrupt, nbexec.Stop) as e:  # between notebooks
+                stopped_by = e.signame if isinstance(e, nbexec.Stop) else "SIGINT"
+                if not rows or rows[-1]["notebook"] != path.name:
+                    rows.append(_not_run(path, stopped_by))
+            finally:
+                write_summary(rows, args.out)  # however the loop body ended
+        print(format_table(rows))
+    if stopped_by:
+        print(f"stopped by {stopped_by}: summary of the notebooks so far in "
+              f"{args.out / 'summary.json'}", file=sys.stderr)
+        return 128 + getattr(signal, stopped_by).value
     return 0 if all(r["status"] == "ok" for r in rows) else 1
+
+
+def _not_run(path: Path, signame: str) -> dict:
+    return {"notebook": path.name, "status": "NOT RUN", "seconds": 0.0, "metrics": {},
+            "error": f"the runner was stopped by {signame} before this notebook; run it again."}
 
 
 if __name__ == "__main__":

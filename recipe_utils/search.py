@@ -7,6 +7,8 @@ trial at once, resume from the results file.
 Trial i's config depends only on (seed, i), so a resumed or extended search draws the
 same configs. Each finished trial is appended to the JSON-lines results file and synced
 to disk before the next starts: an interruption loses at most the trial in progress.
+A trial whose objective raises (a diverging learning rate) is recorded as failed, with
+its error, and the search goes on; `best_trial` never picks a failed or NaN trial.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import dataclasses
 import itertools
 import json
 import math
+import numbers
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -71,21 +75,27 @@ def grid_configs(space: dict[str, Sequence]) -> list[dict]:
 
 
 def load_results(path: str | Path) -> list[dict]:
-    """Finished trials from a results file (a half-written last line is ignored)."""
+    """Finished trials from a results file (a half-written last line is ignored); a
+    trial run again (retry_failed) counts with its latest record."""
     path = Path(path)
     if not path.exists():
         return []
-    trials = []
+    trials = {}
     for number, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
             continue
         try:
-            trials.append(json.loads(line))
+            trial = json.loads(line)
         except json.JSONDecodeError:
             if number != len(path.read_text().splitlines()):
                 raise ValueError(f"{path}:{number} is not valid JSON and is not the last line: "
                                  "the results file is corrupt; fix or remove that line.") from None
-    return trials
+            continue
+        if not isinstance(trial, dict) or "trial" not in trial:
+            raise ValueError(f"{path}:{number} is not a trial record (no \"trial\" number): "
+                             "is this a search's results file? Fix or remove that line.")
+        trials[trial["trial"]] = trial
+    return list(trials.values())
 
 
 def _drop_partial_line(path: Path) -> None:
@@ -105,13 +115,52 @@ def _append(path: Path, trial: dict) -> None:
         os.fsync(f.fileno())
 
 
+def failed(trial: dict) -> bool:
+    """Whether a recorded trial's objective raised (its "error" says why)."""
+    return trial.get("status") == "failed"
+
+
+def _plain(value):
+    """numpy scalars and 0-d arrays or tensors as the Python number they hold."""
+    if hasattr(value, "item") and tuple(getattr(value, "shape", (1,))) == ():
+        return value.item()
+    return value
+
+
+def _metrics(outcome) -> dict:
+    if isinstance(outcome, dict):
+        return {name: _plain(v) for name, v in outcome.items()}
+    value = _plain(outcome)
+    if isinstance(value, numbers.Real):
+        return {"value": float(value)}
+    raise TypeError(f"the objective returned {type(outcome).__name__} {str(outcome)[:60]!r}; "
+                    "return a number (a float, numpy or 0-d tensor scalar) or a dict of metrics.")
+
+
+def _run_trial(objective: Callable, i: int, config: dict, path: Path) -> dict:
+    """Run one trial and append it to `path`, failed or not; only an interrupt escapes."""
+    try:
+        trial = {"trial": i, "config": config, **_metrics(objective(dict(config)))}
+    except Exception as e:  # the trial's outcome, recorded; KeyboardInterrupt still stops
+        error = f"{type(e).__name__}: {e}"[:500]
+        trial = {"trial": i, "config": config, "status": "failed", "error": error}
+        warnings.warn(f"Trial {i} ({config}) failed: {error}. Recorded as failed in {path}; "
+                      "the search goes on (resume with retry_failed=True to run it again).",
+                      stacklevel=3)
+    _append(path, trial)
+    return json.loads(json.dumps(trial, default=float))
+
+
 def run_search(objective: Callable[[dict], dict | float], configs: Sequence[dict], *,
-               results: str | Path, on_trial: Callable[[dict], None] | None = None) -> list[dict]:
+               results: str | Path, on_trial: Callable[[dict], None] | None = None,
+               retry_failed: bool = False) -> list[dict]:
     """Run `objective(config)` for every config not already in `results`; return all trials.
 
-    objective returns a float (stored as "value") or a dict of metrics. Each trial is
-    {"trial": i, "config": {...}, **metrics}. A results file from a search with other
-    configs at the same trial numbers is refused rather than mixed.
+    objective returns a number (stored as "value"; numpy and 0-d tensor scalars too) or
+    a dict of metrics. Each trial is {"trial": i, "config": {...}, **metrics}; a trial
+    whose objective raised is {"trial", "config", "status": "failed", "error"} and is
+    not run again on resume unless `retry_failed`. A results file from a search with
+    other configs at the same trial numbers is refused rather than mixed.
     """
     path = Path(results)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -123,25 +172,34 @@ def run_search(objective: Callable[[dict], dict | float], configs: Sequence[dict
                 raise ValueError(f"{path} has trial {i} with config {done[i]['config']}, but this "
                                  f"search's trial {i} is {config}. Use a new results file (or the "
                                  "same space and seed) to resume.")
-            continue
-        outcome = objective(dict(config))
-        metrics = {"value": float(outcome)} if isinstance(outcome, int | float) else dict(outcome)
-        trial = {"trial": i, "config": config, **metrics}
-        _append(path, trial)
-        done[i] = json.loads(json.dumps(trial, default=float))
+            if not (retry_failed and failed(done[i])):
+                continue
+        done[i] = _run_trial(objective, i, config, path)
         if on_trial is not None:
             on_trial(done[i])
     return [done[i] for i in sorted(done)]
 
 
+def _finite(trial: dict, key: str) -> bool:
+    value = trial.get(key)
+    return isinstance(value, numbers.Real) and math.isfinite(value)
+
+
 def best_trial(trials: Sequence[dict], *, key: str = "value", mode: str = "max") -> dict:
-    """The trial with the highest (mode="max") or lowest `key`."""
-    if not trials:
-        raise ValueError("No trials yet.")
+    """The trial with the highest (mode="max") or lowest finite `key`; failed trials and
+    NaN or inf values are never picked."""
     if mode not in ("max", "min"):
         raise ValueError(f"mode must be 'max' or 'min', got {mode!r}.")
+    if not trials:
+        raise ValueError("No trials yet.")
+    usable = [t for t in trials if _finite(t, key)]
+    if not usable:
+        broken = sum(failed(t) for t in trials)
+        raise ValueError(f"None of the {len(trials)} trials has a finite {key!r}: {broken} "
+                         f"failed (see their 'error'), {len(trials) - broken} gave NaN, inf or "
+                         f"no {key!r}. Fix the objective, then resume with retry_failed=True.")
     pick = max if mode == "max" else min
-    return pick(trials, key=lambda t: t[key])
+    return pick(usable, key=lambda t: t[key])
 
 
 def _optuna_distribution(optuna, dist):
@@ -177,16 +235,18 @@ def model_based_search(objective: Callable[[dict], dict | float], space: dict, n
     path.parent.mkdir(parents=True, exist_ok=True)
     trials = load_results(path)
     _drop_partial_line(path)
-    for t in trials:
-        study.add_trial(optuna.trial.create_trial(params=t["config"], distributions=distributions,
-                                                  value=t[key]))
+    fail = optuna.trial.TrialState.FAIL
+    for t in trials:  # a failed or NaN trial is replayed as failed: the sampler avoids it
+        finite = _finite(t, key)
+        study.add_trial(optuna.trial.create_trial(
+            params=t["config"], distributions=distributions, value=t[key] if finite else None,
+            state=optuna.trial.TrialState.COMPLETE if finite else fail))
     for i in range(len(trials), n):
         asked = study.ask(distributions)
-        config = dict(asked.params)
-        outcome = objective(dict(config))
-        metrics = {"value": float(outcome)} if isinstance(outcome, int | float) else dict(outcome)
-        study.tell(asked, metrics[key])
-        trial = {"trial": i, "config": config, **metrics}
-        _append(path, trial)
-        trials.append(json.loads(json.dumps(trial, default=float)))
+        trial = _run_trial(objective, i, dict(asked.params), path)
+        if _finite(trial, key):
+            study.tell(asked, trial[key])
+        else:
+            study.tell(asked, state=fail)
+        trials.append(trial)
     return trials

@@ -4,13 +4,16 @@
 training and validation splits (not a running average over augmented batches). It
 checkpoints after each epoch and resumes exactly: an interrupted run continued from its
 checkpoint gives the same numbers as an uninterrupted one (on CPU). A NaN or inf loss
-stops training at once with the step that produced it.
+stops training at once with the step that produced it (a NaN in evaluation too); the
+finished epochs' History travels on the error. A model left half-trained by an
+interrupted `fit` is refused by the next one unless a checkpoint restores it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
+import itertools
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +24,15 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import checkpoint as ckpt
+from .checkpoint import CheckpointError  # noqa: F401  (public here too, with the next)
+from .guards import (
+    INTERRUPTED,
+    NonFiniteLossError,  # noqa: F401  (ru.train.NonFiniteLossError, as before)
+    check_trainable,
+    non_finite,
+    refuse_half_trained,
+)
 from .schedules import get_schedule
 
 
@@ -85,10 +97,6 @@ class Evaluation(NamedTuple):
     accuracy: float
 
 
-class NonFiniteLossError(FloatingPointError):
-    """The training loss became NaN or inf."""
-
-
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """The optimizer `config` names, over the model's trainable parameters."""
     params = [p for p in model.parameters() if p.requires_grad]
@@ -125,7 +133,11 @@ def _eval_batches(model: nn.Module, loader, device, amp: bool, forward=None):
 
 
 def _device_of(model: nn.Module, device) -> torch.device:
-    return torch.device(device) if device is not None else next(model.parameters()).device
+    if device is not None:
+        return torch.device(device)
+    for tensor in itertools.chain(model.parameters(), model.buffers()):
+        return tensor.device
+    return torch.device("cpu")  # a parameter-free model (a baseline) runs anywhere
 
 
 def predict(model: nn.Module, loader, *, device=None, amp: bool = True) -> torch.Tensor:
@@ -149,23 +161,10 @@ def evaluate(model: nn.Module, loader, *, loss_fn: nn.Module | None = None, devi
     return Evaluation(loss=total_loss / count, accuracy=correct / count)
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)  # atomic: a crash mid-save never corrupts the last checkpoint
-
-
-def _load_checkpoint(path: Path, config: TrainConfig, model, optimizer, device) -> tuple[int, History]:
-    state = torch.load(path, map_location=device, weights_only=False)
-    if state["config"] != dataclasses.asdict(config):
-        changed = {k: (state["config"].get(k), v) for k, v in dataclasses.asdict(config).items()
-                   if state["config"].get(k) != v}
-        raise ValueError(f"Checkpoint {path} was written with another config (saved, now: "
-                         f"{changed}). Use a new checkpoint path, or delete it to start over.")
+def _restore(state: dict, model, optimizer) -> tuple[int, History]:
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
-    torch.set_rng_state(state["rng"])
+    torch.set_rng_state(state["rng"].cpu())
     if torch.cuda.is_available() and state.get("cuda_rng") is not None:
         torch.cuda.set_rng_state_all(state["cuda_rng"])
     return state["epoch"], History(**state["history"])
@@ -197,13 +196,18 @@ def fit(
     last (0: after the last only); the other epochs record the mean step loss. Most of a
     small CPU run's time can go to evaluation, so a comparison that needs only the end
     point is several times cheaper with it.
-    Returns the History; raises NonFiniteLossError on a NaN/inf loss.
+    The checkpoint records the run (config and the train loader's identity: size, batch
+    size, seed, augmentation, data) and a resume with another one is refused.
+    Returns the History; raises NonFiniteLossError (with `.history`) on a NaN/inf loss
+    in training or evaluation. A model left part-trained by an interrupted call is
+    refused unless `checkpoint` restores it.
     """
     if eval_every < 0:
         raise ValueError(f"eval_every must be >= 0, got {eval_every}.")
     if config.patience and eval_every != 1:
         raise ValueError("config.patience (early stopping) watches the val loss every epoch: "
                          "use eval_every=1.")
+    check_trainable(model, train_loader)  # before the first step: nothing to lose yet
     device = _device_of(model, device)
     model.to(device)
     loss_fn = loss_fn or nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
@@ -213,87 +217,111 @@ def fit(
     steps_per_epoch = len(train_loader)
     total_steps = config.epochs * steps_per_epoch
     torch.manual_seed(config.seed)  # dropout and any other global-RNG draws
-    start_epoch, history = 0, History()
+    start_epoch, history, state = 0, History(), None
+    identity = {"config": dataclasses.asdict(config), "loader": ckpt.loader_identity(train_loader)}
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     if checkpoint is not None and checkpoint.exists():
-        start_epoch, history = _load_checkpoint(checkpoint, config, model, optimizer, device)
+        state = ckpt.read(checkpoint, device)
+        ckpt.check_run(state, checkpoint, **identity)
+        start_epoch, history = _restore(state, model, optimizer)
+    else:
+        refuse_half_trained(model)
     if config.patience and val_loader is None:
         raise ValueError("config.patience (early stopping) needs a val_loader to watch.")
     best = _best_so_far(history)
-    if checkpoint is not None and checkpoint.exists() and config.patience:
-        best["state"] = torch.load(checkpoint, map_location=device, weights_only=False)["best"]
+    if state is not None and config.patience:
+        best["state"] = state["best"]
     if monitor is not None:
         monitor.attach(model, optimizer)
     schedule_kwargs = _schedule_kwargs(config, steps_per_epoch)
     train_eval = train_loader.without_augmentation() if config.eval_train else None
-
+    saved_epoch, epoch, b = start_epoch if state is not None else 0, start_epoch, -1
+    steps_before = len(history.step_loss)
     bar = tqdm(total=total_steps, initial=start_epoch * steps_per_epoch, disable=not progress,
                desc="train", unit="step")
-    for epoch in range(start_epoch, config.epochs):
-        if config.patience and epoch - best["epoch"] >= config.patience:
-            break  # stopped early before an interruption; nothing left to do
-        model.train()
-        train_loader.set_epoch(epoch)
-        started = time.perf_counter()
-        for b, (inputs, targets) in enumerate(train_loader):
-            step = epoch * steps_per_epoch + b
-            lr = config.lr * schedule(step, total_steps, **schedule_kwargs)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            inputs, targets = inputs.to(device), targets.to(device)
-            if config.mixup:
-                inputs, targets_b, lam = _mix(inputs, targets, config.mixup, config.seed, step)
-            with _autocast(device, config.amp):
-                logits = model(inputs)
-            loss = loss_fn(logits.float(), targets)
-            if config.mixup:
-                loss = lam * loss + (1 - lam) * loss_fn(logits.float(), targets_b)
-            value = loss.item()
-            if not torch.isfinite(loss):
-                last = f"; the last good checkpoint (epoch {epoch}) is {checkpoint}" if checkpoint else ""
-                raise NonFiniteLossError(
-                    f"Loss became {value} at epoch {epoch + 1}, step {b + 1} of {steps_per_epoch} "
-                    f"(global step {step}, lr {lr:.3g}). Likely causes: learning rate too high, "
-                    f"inputs not normalized, or log/division by zero in a custom loss{last}."
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            history.step_loss.append(value)
-            history.step_lr.append(lr)
-            bar.update(1)
-            bar.set_postfix(epoch=epoch + 1, loss=f"{value:.3f}")
-        record = {"epoch": epoch + 1, "lr": lr, "seconds": time.perf_counter() - started}
-        measure = epoch + 1 == config.epochs or (eval_every > 0 and (epoch + 1) % eval_every == 0)
-        if train_eval is not None and measure:
-            record["train_loss"], record["train_acc"] = evaluate(
-                model, train_eval, loss_fn=plain_loss, device=device, amp=config.amp)
-        else:  # not a whole-split number: the mean loss of this epoch's steps
-            recent = history.step_loss[-steps_per_epoch:]
-            record["train_loss" if measure else "step_loss_mean"] = sum(recent) / len(recent)
-        if val_loader is not None and measure:
-            record["val_loss"], record["val_acc"] = evaluate(
-                model, val_loader, loss_fn=plain_loss, device=device, amp=config.amp)
-        history.epochs.append(record)
-        if callback is not None:
-            callback(epoch, model, record)
-        if config.patience and record["val_loss"] < best["loss"]:
-            best.update(epoch=epoch + 1, loss=record["val_loss"],
-                        state={k: v.detach().clone() for k, v in model.state_dict().items()})
-        if checkpoint is not None:
-            _save_checkpoint(checkpoint, {"best": best["state"] if config.patience else None,
-                "epoch": epoch + 1, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "history": dataclasses.asdict(history),
-                "config": dataclasses.asdict(config), "rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-            })
-        if config.patience and epoch + 1 - best["epoch"] >= config.patience:
-            break
-    bar.close()
-    if monitor is not None:
-        monitor.detach()
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            if config.patience and epoch - best["epoch"] >= config.patience:
+                break  # stopped early before an interruption; nothing left to do
+            model.train()
+            train_loader.set_epoch(epoch)
+            started = time.perf_counter()
+            for b, (inputs, targets) in enumerate(train_loader):
+                step = epoch * steps_per_epoch + b
+                lr = config.lr * schedule(step, total_steps, **schedule_kwargs)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                inputs, targets = inputs.to(device), targets.to(device)
+                if config.mixup:
+                    inputs, targets_b, lam = _mix(inputs, targets, config.mixup, config.seed, step)
+                with _autocast(device, config.amp):
+                    logits = model(inputs)
+                loss = loss_fn(logits.float(), targets)
+                if config.mixup:
+                    loss = lam * loss + (1 - lam) * loss_fn(logits.float(), targets_b)
+                value = loss.item()
+                if not torch.isfinite(loss):
+                    raise non_finite(
+                        f"Loss became {value} at epoch {epoch + 1}, step {b + 1} of {steps_per_epoch} "
+                        f"(global step {step}, lr {lr:.3g}). Likely causes: learning rate too high, "
+                        f"inputs not normalized, or log/division by zero in a custom loss.",
+                        history, checkpoint, saved_epoch)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.grad_clip is not None:
+                    nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                optimizer.step()
+                history.step_loss.append(value)
+                history.step_lr.append(lr)
+                bar.update(1)
+                bar.set_postfix(epoch=epoch + 1, loss=f"{value:.3f}")
+            record = {"epoch": epoch + 1, "lr": lr, "seconds": time.perf_counter() - started}
+            measure = epoch + 1 == config.epochs or (eval_every > 0 and (epoch + 1) % eval_every == 0)
+            if train_eval is not None and measure:
+                record["train_loss"], record["train_acc"] = evaluate(
+                    model, train_eval, loss_fn=plain_loss, device=device, amp=config.amp)
+            else:  # not a whole-split number: the mean loss of this epoch's steps
+                recent = history.step_loss[-steps_per_epoch:]
+                record["train_loss" if measure else "step_loss_mean"] = sum(recent) / len(recent)
+            if val_loader is not None and measure:
+                record["val_loss"], record["val_acc"] = evaluate(
+                    model, val_loader, loss_fn=plain_loss, device=device, amp=config.amp)
+            history.epochs.append(record)
+            bad = [k for k in ("train_loss", "val_loss") if not math.isfinite(record.get(k, 0.0))]
+            if bad:  # the weights are not saved over the last good checkpoint
+                raise non_finite(
+                    f"{bad[0]} became {record[bad[0]]} in the evaluation after epoch {epoch + 1}, "
+                    "though every training step's loss was finite. Likely causes: NaN or inf "
+                    "in that split's inputs, BatchNorm running statistics gone non-finite, or "
+                    "an eval-only branch of the model.", history, checkpoint, saved_epoch)
+            if callback is not None:
+                callback(epoch, model, record)
+            if config.patience and record["val_loss"] < best["loss"]:
+                best.update(epoch=epoch + 1, loss=record["val_loss"],
+                            state={k: v.detach().clone() for k, v in model.state_dict().items()})
+            if checkpoint is not None:
+                ckpt.save(checkpoint, {"best": best["state"] if config.patience else None,
+                    "epoch": epoch + 1, "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(), "history": dataclasses.asdict(history),
+                    "rng": torch.get_rng_state(), **identity,
+                    "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                })
+                saved_epoch = epoch + 1
+            if config.patience and epoch + 1 - best["epoch"] >= config.patience:
+                break
+    except BaseException:
+        if len(history.step_loss) > steps_before:
+            # the weights are part-trained now: the next fit must not take them for fresh
+            setattr(model, INTERRUPTED, f"stopped in epoch {epoch + 1}, after step {b + 1} "
+                    f"of {steps_per_epoch}; last checkpoint: "
+                    f"{f'epoch {saved_epoch}' if saved_epoch else 'none'}")
+        raise
+    finally:
+        bar.close()
+        if monitor is not None:
+            monitor.detach()
+    if hasattr(model, INTERRUPTED):  # restored from a checkpoint, or the mark deleted
+        delattr(model, INTERRUPTED)
     if config.patience and best["state"] is not None:
         model.load_state_dict(best["state"])
     return history

@@ -42,7 +42,7 @@ def test_grid():
     assert len(configs) == 6 and configs[0] == {"a": 1, "b": "x"} and configs[-1] == {"a": 2, "b": "z"}
 
 
-class Interrupt(Exception):
+class Interrupt(BaseException):  # a kill or Ctrl-C; an Exception is a failed trial
     pass
 
 

@@ -12,6 +12,10 @@ brightness and contrast changes; pooling absorbs JPEG noise. Two passes:
 
 No N x M matrix is ever held: queries and references are processed in blocks and only
 each query's few nearest references are kept.
+
+A flat image (a blank black or white frame) has no pattern left once centred, so it is
+matched apart: two flat images are duplicates when their mean colours agree, the
+distance being the largest channel difference / 255.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ SHIFTS = (-2, 0, 2)  # coarse search
 FINE_SHIFTS = tuple(range(-3, 4))  # re-scoring of each image's candidates, every pixel
 FINE_SIZES = (28, 32, 36)  # ... and at three scales, for slight crops and rescales
 _CROP, _POOL, _FINE_POOL = 24, 3, 2
+FLAT_STD = 2.0  # pixel levels: below it the descriptor is noise, the colour is what is left
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +99,37 @@ def _rescore(images: torch.Tensor, fine_refs: torch.Tensor, flips: bool) -> torc
     return best
 
 
+def _flatness(images: np.ndarray, device, block: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bool (N,): flat central crop (std < FLAT_STD levels); float (N, 3) its mean colour."""
+    flat, colour = [], []
+    for s in range(0, len(images), block):
+        x = _resize(torch.from_numpy(images[s:s + block]).to(device), 32)
+        margin = (32 - _CROP) // 2
+        x = F.avg_pool2d(x[:, :, margin:margin + _CROP, margin:margin + _CROP], _FINE_POOL)
+        flat.append(x.flatten(1).std(1) < FLAT_STD)
+        colour.append(x.mean((2, 3)))
+    return torch.cat(flat), torch.cat(colour)
+
+
+def _flat_pairs(images, other, *, threshold, per_image, device, block):
+    """(i, j, distance) of flat images whose mean colours agree within `threshold`."""
+    flat_q, colour_q = _flatness(images, device, block)
+    flat_r, colour_r = (flat_q, colour_q) if other is None else _flatness(other, device, block)
+    qi, ri = flat_q.nonzero().flatten(), flat_r.nonzero().flatten()
+    found = [], [], []
+    for s in range(0, len(qi), block):
+        rows = qi[s:s + block]
+        distance = torch.cdist(colour_q[rows], colour_r[ri], p=float("inf")) / 255
+        if other is None:  # an image is not its own duplicate
+            distance[rows[:, None] == ri[None, :]] = float("inf")
+        top = distance.topk(min(per_image, len(ri)), dim=1, largest=False)
+        keep = (top.values <= threshold) & top.values.isfinite()
+        found[0].append(rows[:, None].expand_as(keep)[keep].cpu())
+        found[1].append(ri[top.indices][keep].cpu())
+        found[2].append(top.values[keep].cpu())
+    return [torch.cat(f).numpy() if f else np.zeros(0) for f in found]
+
+
 def find_duplicates(
     images: np.ndarray,
     other: np.ndarray | None = None,
@@ -151,19 +187,23 @@ def find_duplicates(
             fine[candidates == rows[:, None]] = -2.0
         distance = 1.0 - fine
         keep = distance <= threshold
+        if other is None:  # a lone image's only candidate is itself
+            keep &= candidates != rows[:, None]
         found_i.append(rows[:, None].expand_as(keep)[keep].cpu())
         found_j.append(candidates[keep].cpu())
         found_d.append(distance[keep].cpu())
-    i = torch.cat(found_i).numpy().astype(np.int64)
-    j = torch.cat(found_j).numpy().astype(np.int64)
-    d = torch.cat(found_d).numpy().astype(np.float32).clip(0, None)
-    if other is None:  # (i, j) and (j, i) are the same pair: keep its best distance once
+    flat = _flat_pairs(images, other, threshold=threshold, per_image=per_image,
+                       device=device, block=block)
+    i = np.concatenate([torch.cat(found_i).numpy(), flat[0]]).astype(np.int64)
+    j = np.concatenate([torch.cat(found_j).numpy(), flat[1]]).astype(np.int64)
+    d = np.concatenate([torch.cat(found_d).numpy(), flat[2]]).astype(np.float32).clip(0, None)
+    if other is None:  # (i, j) and (j, i) are the same pair
         i, j = np.minimum(i, j), np.maximum(i, j)
-        order = np.lexsort((d, j, i))
-        i, j, d = i[order], j[order], d[order]
-        first = np.ones(len(i), bool)
-        first[1:] = (i[1:] != i[:-1]) | (j[1:] != j[:-1])
-        i, j, d = i[first], j[first], d[first]
+    order = np.lexsort((d, j, i))  # a pair found twice (both ways, or flat) keeps its best
+    i, j, d = i[order], j[order], d[order]
+    first = np.ones(len(i), bool)
+    first[1:] = (i[1:] != i[:-1]) | (j[1:] != j[:-1])
+    i, j, d = i[first], j[first], d[first]
     order = np.argsort(d, kind="stable")[:max_pairs]
     return DuplicatePairs(i[order], j[order], d[order])
 
