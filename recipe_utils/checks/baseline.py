@@ -87,10 +87,11 @@ def check_input_independent_baseline(
     predictions, the choice of the best included.
 
     - pass: p <= `alpha`.
-    - fail: p > `fail_p` although the copy learned its training batch (the true class
-      ranks at least `learned` among its scores, 0.5 being chance) and the test had
-      the power to see a model that uses its inputs: held-out accuracy `kappa` of the
-      way from the best constant guess to perfect passes with probability >= `power`.
+    - fail: the copy learned its training batch (the true class ranks at least `learned`
+      among its scores, 0.5 being chance), the test had the power to see a model that
+      uses its inputs (held-out accuracy `kappa` of the way from the best constant guess
+      to perfect passes with probability >= `power`), and either p > `fail_p` or the
+      accuracy is below what such a model reaches with probability 1 - `alpha`.
     - inconclusive: otherwise, saying what would decide it.
     """
     inputs, targets = batch
@@ -148,7 +149,9 @@ def check_input_independent_baseline(
         return inconclusive(NAME, value, expected,
                             f"Not enough held-out examples to decide. {power_text} Pass about "
                             f"{more} held-out examples for a {power:.0%} chance.")
-    if p <= fail_p:
+    # a model at the target accuracy lands below `low` with probability alpha
+    low = target - NormalDist().inv_cdf(1 - alpha) * sd
+    if p <= fail_p and accuracy >= low:
         return inconclusive(NAME, value, expected,
                             f"Above chance, but not clearly (p between {alpha:g} and {fail_p:g}). "
                             f"{power_text} More held-out examples (or a larger training batch) "
@@ -158,4 +161,5 @@ def check_input_independent_baseline(
                        f"batch (true-class rank {train_rank:.2f}): the inputs carry no usable "
                        "signal for the targets. Labels misaligned with inputs (shuffled "
                        "separately), inputs destroyed by preprocessing, or a model that "
-                       f"ignores its input. {power_text}")
+                       f"ignores its input. {power_text} Below {low:.3f} it would have had "
+                       f"probability {alpha:g}.")
