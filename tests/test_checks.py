@@ -242,3 +242,12 @@ def test_misaligned_labels_never_pass_on_real_cifar(cifar):
         statuses.append(result.status)
         assert result.status != "pass", (seed, result)
     assert statuses.count("fail") >= 4, statuses
+
+
+def test_multi_output_regression_and_float64_inputs_are_named():
+    targets = torch.randn(len(BATCH[1]), 3)  # not class probabilities
+    rows = _only_setup_rows(run(models.mlp(hidden=32, num_classes=3), (BATCH[0], targets)))
+    assert any("regression" in r.message for r in rows)
+    report = run(models.mlp(hidden=32), (BATCH[0].double(), BATCH[1]), val=None)
+    assert report.failures[0].name == "model runs on the batch"
+    assert "different dtypes" in report.failures[0].message

@@ -25,6 +25,9 @@ _CAUSES = (
     ("size mismatch", "a layer gets an input of another size than it was built for."),
     ("empty parameter list", "the optimizer got no parameters: make_optimizer must build it "
      "on the model it is given (model.parameters())."),
+    ("dtype", "inputs and parameters have different dtypes: pass inputs.float() (or convert "
+     "the model with .to(inputs.dtype))."),
+    ("scalar type", "inputs and parameters have different dtypes: pass inputs.float()."),
     ("more than 1 value per channel", "BatchNorm saw one value per channel: pass a larger batch."),
     ("out of bounds", "a target is not a valid class index for the model's outputs."),
 )

@@ -59,7 +59,9 @@ def check_pair(inputs: torch.Tensor, targets: torch.Tensor, *, what: str) -> lis
         problems.append(_fail(f"{what} inputs", f"shape {tuple(inputs.shape)}", "(N >= 2, ...)",
                               "Pass at least two examples, with the batch dimension first."))
     if targets.is_floating_point():
-        if targets.ndim == 2 and targets.shape[1] > 1:
+        rows_are_distributions = targets.ndim == 2 and targets.shape[1] > 1 and bool(
+            (targets >= 0).all() and torch.allclose(targets.sum(1), torch.ones(len(targets)).to(targets)))
+        if rows_are_distributions:
             fix = "they look like one-hot or soft labels: pass targets.argmax(1)"
         elif torch.equal(targets, targets.round()):
             fix = "class indices must be int64: pass targets.long()"
