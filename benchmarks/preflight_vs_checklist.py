@@ -92,7 +92,23 @@ def main() -> None:
     cases = {name: (planted, ce) for name, planted in planted_bugs(batch).items()}
     for name, (build, loss_fn) in correct_models().items():
         cases[f"correct: {name}"] = (PlantedBug(build, batch, ""), loss_fn)
+    # the statistical check over several batches: correct models, and the same
+    # architectures on labels shuffled against their inputs
+    baseline = []
+    kw = dict(make_optimizer=lambda m: torch.optim.Adam(m.parameters(), lr=3e-4))
+    for seed in range(args.seeds):
+        batch_s, val_s = sample(splits, 1000 + seed)
+        shuffled = planted_bugs(batch_s, seed=seed)[MISALIGNED].batch
+        for name, (build, loss_fn) in correct_models().items():
+            for labels, data in (("aligned", batch_s), ("misaligned", shuffled)):
+                torch.manual_seed(seed)
+                started = time.perf_counter()
+                result = checks.check_input_independent_baseline(build(), data, val_s, loss_fn=loss_fn, **kw)
+                baseline.append({"seed": seed, "model": name, "labels": labels, "status": result.status,
+                                 "value": result.value, "seconds": round(time.perf_counter() - started, 1)})
+                print(f"seed {seed} {labels:<10} {name:<28} {result.status:<12} {result.value}", flush=True)
     rows = []
+    save(rows, baseline, args.seeds, complete=False)  # the slow checklist half may be cut short
     for name, (planted, loss_fn) in cases.items():
         torch.manual_seed(0)
         started = time.perf_counter()
@@ -100,36 +116,28 @@ def main() -> None:
                               make_optimizer=planted.make_optimizer)
         seconds = time.perf_counter() - started
         ours = [r.name for r in report.failures]
+        started = time.perf_counter()
         theirs = checklist_checks(nnc, planted, loss_fn) if nnc else None
+        checklist_seconds = round(time.perf_counter() - started, 1)
         rows.append({"case": name, "expected": planted.caught_by, "recipe_utils": ours,
                      "recipe_utils_inconclusive": [r.name for r in report.inconclusive],
                      "recipe_utils_right": (planted.caught_by in ours) if planted.caught_by else not ours,
-                     "preflight_seconds": round(seconds, 1), "neural_net_checklist": theirs})
+                     "preflight_seconds": round(seconds, 1), "neural_net_checklist": theirs,
+                     "checklist_seconds": checklist_seconds})
         print(f"{name:<40} {seconds:5.1f} s  recipe_utils: {', '.join(ours) or '-':<45} "
               f"checklist: {', '.join(theirs) if theirs else '-'}", flush=True)
 
-    # the statistical check over several batches: correct models, and the same
-    # architectures on labels shuffled against their inputs
-    baseline = []
-    kw = dict(make_optimizer=lambda m: torch.optim.Adam(m.parameters(), lr=3e-4))
-    for seed in range(args.seeds):
-        batch, val = sample(splits, 1000 + seed)
-        shuffled = planted_bugs(batch, seed=seed)[MISALIGNED].batch
-        for name, (build, loss_fn) in correct_models().items():
-            for labels, data in (("aligned", batch), ("misaligned", shuffled)):
-                torch.manual_seed(seed)
-                started = time.perf_counter()
-                result = checks.check_input_independent_baseline(build(), data, val, loss_fn=loss_fn, **kw)
-                baseline.append({"seed": seed, "model": name, "labels": labels, "status": result.status,
-                                 "value": result.value, "seconds": round(time.perf_counter() - started, 1)})
-                print(f"seed {seed} {labels:<10} {name:<28} {result.status:<12} {result.value}", flush=True)
+    save(rows, baseline, args.seeds, complete=True)
+
+
+def save(rows: list, baseline: list, seeds: int, *, complete: bool) -> None:
     summary = {labels: dict(Counter(r["status"] for r in baseline if r["labels"] == labels))
                for labels in ("aligned", "misaligned")}
-    print("input-independent baseline over", args.seeds, "batches x 5 models:", summary)
+    print("input-independent baseline over", seeds, "batches x 5 models:", summary)
     result = {**metadata("preflight_vs_checklist", torch.device("cpu")),
               "data": f"CIFAR-10 quick split, train batch {TRAIN}, held-out batch {HELD_OUT}",
-              "checklist_overfit_max_steps": OVERFIT_STEPS, "rows": rows,
-              "baseline_over_batches": {"seeds": args.seeds, "summary": summary, "runs": baseline}}
+              "complete": complete, "checklist_overfit_max_steps": OVERFIT_STEPS, "rows": rows,
+              "baseline_over_batches": {"seeds": seeds, "summary": summary, "runs": baseline}}
     write(result, "preflight_vs_checklist.json")
 
 

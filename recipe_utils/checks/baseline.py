@@ -72,7 +72,7 @@ def _needed(null_mean: float, critical: float, target: float, sd: float, n: int,
 
 
 def check_input_independent_baseline(
-    model, batch, val, *, loss_fn, make_optimizer, steps: int = 800, min_steps: int = 200,
+    model, batch, val, *, loss_fn, make_optimizer, steps: int = 1_600, min_steps: int = 200,
     batch_size: int = 32, every: int = 40, alpha: float = 1e-3, fail_p: float = 0.05,
     learned: float = 0.7, kappa: float = 0.1, power: float = 0.9, permutations: int = 10_000,
     seed: int = 0,

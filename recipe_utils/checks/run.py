@@ -113,7 +113,7 @@ def preflight(
     allow_frozen: bool = False,
     overfit_size: int = 16,
     overfit_steps: int = 1000,
-    baseline_steps: int = 800,
+    baseline_steps: int = 1_600,
 ) -> Report:
     """Check a freshly initialized classifier and one batch for silent bugs before training.
 
