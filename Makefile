@@ -2,7 +2,7 @@
 #   make test    unit tests + every notebook under nbval, quick profile
 #   make course  execute every notebook in order, print the summary (runs/)
 #   make smoke   the full profile's code at toy size on any machine (runs/smoke/)
-#   make lab     JupyterLab on notebooks/
+#   make lab     JupyterLab on notebooks/ (extra flags: make lab LAB_ARGS="--port 8889 --no-browser")
 
 PYTHON ?= python3
 VENV := .venv
@@ -35,8 +35,12 @@ course: $(STAMP) data
 smoke: $(STAMP) data
 	$(PY) -m recipe_utils.runner --smoke
 
+# Jupyter refuses to start as root (containers, Codespaces) without --allow-root
+LAB_ARGS ?=
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: $(STAMP) data
-	$(VENV)/bin/jupyter lab notebooks
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) $(LAB_ARGS) notebooks
 
 benchmark: $(STAMP) data
 	$(PY) benchmarks/loader_speed.py

@@ -40,6 +40,24 @@ def load_bundle(path: str | Path, *, cache_dir: Path) -> CIFAR10:
                    verified=digest == OFFLINE_BUNDLE_SHA256)
 
 
+def find_cache(cache_dir: str | Path) -> CIFAR10 | None:
+    """A bundle decoded earlier under `cache_dir` (the course's copy preferred), or None.
+
+    Lets a later session load the data without the bundle or its environment variable.
+    """
+    caches = [p for p in Path(cache_dir).glob("cifar10_offline_*")
+              if p.is_dir() and not p.name.endswith(".tmp")]  # .tmp: an unfinished write
+    caches.sort(key=lambda p: (p.name != f"cifar10_offline_{OFFLINE_BUNDLE_SHA256[:12]}",
+                               -p.stat().st_mtime))
+    for cache in caches:
+        loaded = _read_cache(cache)
+        if loaded is not None:
+            arrays, classes = loaded
+            return CIFAR10(**arrays, classes=classes, source=f"decoded offline bundle {cache}",
+                           verified=cache.name.endswith(OFFLINE_BUNDLE_SHA256[:12]))
+    return None
+
+
 def _write_cache(cache: Path, arrays: dict) -> None:
     tmp = cache.with_name(cache.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)

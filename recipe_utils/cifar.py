@@ -89,7 +89,8 @@ def load_cifar10(
 
     `offline` (or `$RECIPE_CIFAR10_OFFLINE`) names a bundle; otherwise the batches are
     read from `<root>/cifar-10-batches-py`, downloaded from `url` when missing or corrupt
-    (if `download`). `file_md5s=None` skips the per-file checks (for your own copies).
+    (if `download`); when that folder does not exist but a bundle was decoded under
+    `root` before, that cache is used. `file_md5s=None` skips the per-file checks.
     """
     root = Path(root) if root is not None else default_data_dir()
     offline = offline or os.environ.get(OFFLINE_ENV) or None
@@ -97,6 +98,12 @@ def load_cifar10(
         return load_offline_bundle(offline, cache_dir=root)
     folder = root / BATCH_FOLDER
     problem = _check_folder(folder, file_md5s)
+    if problem and not folder.exists():
+        from .bundle import find_cache  # here, not above: bundle builds on this module
+
+        cached = find_cache(root)  # a bundle decoded in an earlier session
+        if cached is not None:
+            return cached
     if problem:
         if not download:
             raise DataError(

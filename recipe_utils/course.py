@@ -62,17 +62,21 @@ def record(**metrics) -> dict:
 def save_result(course: Course, name: str, results: dict, *, folder: str | Path | None = None) -> Path:
     """Write a notebook's results as JSON with date, profile, device and versions.
 
-    Goes to `folder`, else `$RECIPE_RESULTS_DIR`, else the checkout's benchmarks/results/,
-    as `<name>_<profile>_<device>.json`, so that a full-profile run on a GPU leaves its
-    numbers where the README quotes them from.
+    Goes to `folder`, else `$RECIPE_RESULTS_DIR`, else the checkout's benchmarks/results/
+    (so a full-profile run on a GPU leaves its numbers where the README quotes them
+    from), else, when the package is installed rather than run from a checkout,
+    `results/` in the working directory; as `<name>_<profile>_<device>.json`.
     """
     import datetime
     import json
     import os
 
     if folder is None:
-        folder = os.environ.get(RESULTS_ENV) or \
-            Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+        checkout = Path(__file__).resolve().parents[1]
+        # an installed package has no checkout around it: never write into site-packages
+        in_checkout = (checkout / "pyproject.toml").is_file() and (checkout / "benchmarks").is_dir()
+        folder = os.environ.get(RESULTS_ENV) or (
+            checkout / "benchmarks" / "results" if in_checkout else Path.cwd() / "results")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     info = environment_report(course.profile, course.device)

@@ -14,6 +14,7 @@ from torch import nn
 
 from .data import channel_stats
 from .loader import Augment, DeviceLoader
+from .progress import bar
 from .train import TrainConfig, fit, predict
 
 
@@ -28,12 +29,13 @@ def cross_val_probs(
     augment: Augment | None = None,
     device: str | torch.device = "cpu",
     seed: int = 0,
-    progress: bool = False,
+    progress: bool = True,
 ) -> np.ndarray:
     """float32 (N, C) softmax probabilities, each row from the fold that held it out.
 
     images: uint8 (N, H, W, 3); labels: int (N,). `make_model()` builds a fresh model
     (seeded by `config.seed + fold`). Normalization uses each fold's training part only.
+    `progress` shows one bar over the folds (not one per training run).
     """
     if folds < 2:
         raise ValueError(f"folds must be at least 2, got {folds}.")
@@ -42,7 +44,7 @@ def cross_val_probs(
                          f"at least one per fold.")
     fold_of = np.random.default_rng(seed).permutation(len(labels)) % folds
     probs = None
-    for fold in range(folds):
+    for fold in bar(range(folds), desc="cross-validation folds", enabled=progress, unit="fold"):
         held, kept = np.flatnonzero(fold_of == fold), np.flatnonzero(fold_of != fold)
         mean, std = channel_stats(images[kept])
         train = DeviceLoader(images[kept], labels[kept], batch_size=batch_size, mean=mean,
@@ -52,7 +54,7 @@ def cross_val_probs(
                                 device=device)
         torch.manual_seed(config.seed + fold)
         model = make_model().to(device)
-        fit(model, train, config=config, device=device, progress=progress)
+        fit(model, train, config=config, device=device, progress=False)
         fold_probs = torch.softmax(predict(model, held_out, device=device), dim=1).numpy()
         if probs is None:
             probs = np.zeros((len(labels), fold_probs.shape[1]), np.float32)

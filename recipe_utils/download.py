@@ -71,12 +71,13 @@ def download_url(
     dest: str | Path,
     *,
     md5: str | None,
+    sha256: str | None = None,
     retries: int = 4,
     timeout: float = 60.0,
     retry_wait: float = 2.0,
     progress: bool = True,
 ) -> Path:
-    """Download `url` to `dest`, resuming partial files and verifying `md5`.
+    """Download `url` to `dest`, resuming partial files and verifying `md5` (or `sha256`).
 
     Returns `dest`. Raises `DownloadError` after `retries` failed attempts, saying why
     and what to do when the machine is offline.
@@ -92,11 +93,13 @@ def download_url(
             # the partial file stays: the next attempt resumes where this one stopped
             problem = f"{type(e).__name__}: {getattr(e, 'reason', None) or e}"
         else:
-            actual = md5sum(part) if md5 else None
-            if actual == md5:
+            algorithm, expected = ("sha256", sha256) if sha256 else ("md5", md5)
+            actual = file_digest(part, algorithm) if expected else None
+            if actual == expected:
                 part.replace(dest)
                 return dest
-            problem = f"checksum mismatch (md5 {actual}, expected {md5}); deleted and retrying"
+            problem = (f"checksum mismatch ({algorithm} {actual}, expected {expected}); "
+                       "deleted and retrying")
             part.unlink()
         if attempt < retries:
             time.sleep(retry_wait * attempt)

@@ -31,11 +31,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from .amp import autocast, grad_scaler
 from .data import channel_stats
 from .loader import Augment, DeviceLoader
 from .schedules import triangle
 from .squeeze import predict_tta
-from .train import _autocast
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,6 +190,7 @@ def train_fast(train: tuple, test: tuple, *, config: FastConfig = FastConfig(),
     total = math.ceil(len(loader) * config.epochs)
     lookahead = Lookahead(model) if config.lookahead else None
     curve, elapsed, step = [], 0.0, 0
+    scaler = grad_scaler(device)
 
     synchronize(device)
     started = time.perf_counter()
@@ -205,12 +206,13 @@ def train_fast(train: tuple, test: tuple, *, config: FastConfig = FastConfig(),
         for inputs, targets in loader:
             for group in optimizer.param_groups:
                 group["lr"] = group["base_lr"] * triangle(step, total)
-            with _autocast(device, True):
+            with autocast(device):
                 logits = model(inputs.contiguous(memory_format=torch.channels_last))
             loss = loss_fn(logits.float(), targets)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()  # fp16 only; a pass-through otherwise
+            scaler.step(optimizer)
+            scaler.update()
             step += 1
             if lookahead is not None and step % 5 == 0:
                 lookahead.update(model, decay=0.95**5 * (step / total) ** 3)

@@ -7,6 +7,8 @@ counting and smaller inputs (16x16) work the same for all of them.
 
 from __future__ import annotations
 
+import itertools
+
 from torch import nn
 
 
@@ -103,33 +105,27 @@ def pretrained_resnet18(*, num_classes: int = 10) -> nn.Module:
 
 
 def count_flops(model: nn.Module, in_shape: tuple[int, int, int] = (3, 32, 32)) -> int:
-    """Multiply-accumulates of one forward pass on one (C, H, W) input, counting the
-    Conv2d and Linear layers (everything else is a rounding error next to them)."""
+    """Multiply-accumulates (MACs) of one forward pass on one (C, H, W) input.
+
+    Counted by `torch.utils.flop_counter.FlopCounterMode`, so every matrix product counts:
+    convolutions, linear layers, batched matmuls and attention, not only Conv2d and
+    Linear modules. It reports FLOPs (2 per multiply-accumulate); this returns half.
+    Elementwise work (activations, norms, pooling) is left out, as there.
+    """
     import torch
+    from torch.utils.flop_counter import FlopCounterMode
 
-    total = 0
-
-    def hook(module, inputs, output):
-        nonlocal total
-        if isinstance(module, nn.Conv2d):
-            k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
-            total += output.numel() * k
-        else:
-            total += module.in_features * module.out_features
-
-    handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, nn.Conv2d | nn.Linear)]
     was_training = model.training
     model.eval()
     try:
-        device = next(model.parameters()).device
-        with torch.no_grad():
+        device = next(itertools.chain(model.parameters(), model.buffers()),
+                      torch.zeros(0)).device
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
             model(torch.zeros(1, *in_shape, device=device))
     finally:
         model.train(was_training)
-        for h in handles:
-            h.remove()
-    return total
+    return counter.get_total_flops() // 2
 
 
 def count_parameters(model: nn.Module, *, trainable_only: bool = True) -> int:

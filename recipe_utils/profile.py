@@ -83,18 +83,21 @@ def select_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed python, numpy and torch (all devices); make cuDNN deterministic.
+def seed_everything(seed: int, *, deterministic: bool = False) -> torch.Generator:
+    """Seed python, numpy and torch (all devices); on GPU, cuDNN autotunes unless asked not to.
 
-    Returns a CPU `torch.Generator` seeded with `seed`, for code that prefers an
-    explicit generator to the global one.
+    CPU runs are reproducible either way. On CUDA, `deterministic=False` (the default)
+    lets cuDNN benchmark and pick the fastest kernels, which can change the last digits
+    between runs; `deterministic=True` forces deterministic cuDNN kernels with
+    benchmarking off (slower, for bit-for-bit comparisons). Returns a CPU
+    `torch.Generator` seeded with `seed`, for code that prefers an explicit generator.
     """
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     torch.cuda.manual_seed_all(seed)
-    torch.backends.cudnn.deterministic = True
-    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = not deterministic
     return torch.Generator().manual_seed(seed)
 
 

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .progress import bar
+
 
 @dataclasses.dataclass(frozen=True)
 class LogUniform:
@@ -153,20 +155,22 @@ def _run_trial(objective: Callable, i: int, config: dict, path: Path) -> dict:
 
 def run_search(objective: Callable[[dict], dict | float], configs: Sequence[dict], *,
                results: str | Path, on_trial: Callable[[dict], None] | None = None,
-               retry_failed: bool = False) -> list[dict]:
+               retry_failed: bool = False, progress: bool = True) -> list[dict]:
     """Run `objective(config)` for every config not already in `results`; return all trials.
 
     objective returns a number (stored as "value"; numpy and 0-d tensor scalars too) or
     a dict of metrics. Each trial is {"trial": i, "config": {...}, **metrics}; a trial
     whose objective raised is {"trial", "config", "status": "failed", "error"} and is
     not run again on resume unless `retry_failed`. A results file from a search with
-    other configs at the same trial numbers is refused rather than mixed.
+    other configs at the same trial numbers is refused rather than mixed. `progress`
+    shows a bar over the trials.
     """
     path = Path(results)
     path.parent.mkdir(parents=True, exist_ok=True)
     done = {t["trial"]: t for t in load_results(path)}
     _drop_partial_line(path)
-    for i, config in enumerate(configs):
+    for i, config in enumerate(bar(configs, desc="search trials", enabled=progress,
+                                   unit="trial")):
         if i in done:
             if done[i]["config"] != json.loads(json.dumps(config, default=float)):
                 raise ValueError(f"{path} has trial {i} with config {done[i]['config']}, but this "
@@ -214,7 +218,7 @@ def _optuna_distribution(optuna, dist):
 
 def model_based_search(objective: Callable[[dict], dict | float], space: dict, n: int, *,
                        results: str | Path, key: str = "value", mode: str = "max",
-                       seed: int = 0) -> list[dict]:
+                       seed: int = 0, progress: bool = True) -> list[dict]:
     """Like `run_search`, but each next config is proposed by optuna's TPE sampler from the
     trials so far (a model of where good configs lie) instead of drawn at random.
 
@@ -241,7 +245,8 @@ def model_based_search(objective: Callable[[dict], dict | float], space: dict, n
         study.add_trial(optuna.trial.create_trial(
             params=t["config"], distributions=distributions, value=t[key] if finite else None,
             state=optuna.trial.TrialState.COMPLETE if finite else fail))
-    for i in range(len(trials), n):
+    for i in bar(range(len(trials), n), desc="model-based search", enabled=progress,
+                 unit="trial"):
         asked = study.ask(distributions)
         trial = _run_trial(objective, i, dict(asked.params), path)
         if _finite(trial, key):

@@ -25,6 +25,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
+from .amp import autocast, grad_scaler
 from .checkpoint import CheckpointError  # noqa: F401  (public here too, with the next)
 from .guards import (
     INTERRUPTED,
@@ -53,7 +54,7 @@ class TrainConfig:
     decay_factor: float = 0.1  # step_decay only
     label_smoothing: float = 0.0
     grad_clip: float | None = None  # max global grad norm
-    amp: bool = True  # bf16 autocast; only ever used on CUDA
+    amp: bool = True  # CUDA only: bf16 autocast, or fp16 with loss scaling where bf16 is missing (amp.py)
     eval_train: bool = True  # whole-train-split evaluation every epoch
     mixup: float = 0.0  # Beta(a, a) mixing of pairs of examples and their targets; 0 = off
     patience: int = 0  # early stopping: epochs without a better val loss; 0 = off
@@ -110,11 +111,6 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     raise ValueError(f"Unknown optimizer {config.optimizer!r}; use 'adam', 'adamw' or 'sgd'.")
 
 
-def _autocast(device: torch.device, enabled: bool):
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16,
-                          enabled=enabled and device.type == "cuda")
-
-
 def _eval_batches(model: nn.Module, loader, device, amp: bool, forward=None):
     """Yield (float32 logits, targets) per batch in eval mode; the mode is restored after.
 
@@ -125,7 +121,7 @@ def _eval_batches(model: nn.Module, loader, device, amp: bool, forward=None):
     try:
         with torch.no_grad():
             for inputs, targets in loader:
-                with _autocast(device, amp):
+                with autocast(device, amp):
                     logits = (forward or model)(inputs.to(device))
                 yield logits.float(), targets.to(device)
     finally:
@@ -213,6 +209,7 @@ def fit(
     loss_fn = loss_fn or nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     plain_loss = nn.CrossEntropyLoss()
     optimizer = make_optimizer(model, config)
+    scaler = grad_scaler(device, config.amp)
     schedule = get_schedule(config.schedule)
     steps_per_epoch = len(train_loader)
     total_steps = config.epochs * steps_per_epoch
@@ -254,7 +251,7 @@ def fit(
                 inputs, targets = inputs.to(device), targets.to(device)
                 if config.mixup:
                     inputs, targets_b, lam = _mix(inputs, targets, config.mixup, config.seed, step)
-                with _autocast(device, config.amp):
+                with autocast(device, config.amp):
                     logits = model(inputs)
                 loss = loss_fn(logits.float(), targets)
                 if config.mixup:
@@ -267,10 +264,12 @@ def fit(
                         f"inputs not normalized, or log/division by zero in a custom loss.",
                         history, checkpoint, saved_epoch)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                scaler.scale(loss).backward()  # fp16 only; a pass-through otherwise
                 if config.grad_clip is not None:
+                    scaler.unscale_(optimizer)  # clip the true gradients, not scaled ones
                     nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-                optimizer.step()
+                scaler.step(optimizer)
+                scaler.update()
                 history.step_loss.append(value)
                 history.step_lr.append(lr)
                 bar.update(1)

@@ -138,6 +138,19 @@ def test_offline_env_variable_is_used(tmp_path, monkeypatch):
     assert "offline bundle" in load_cifar10(tmp_path / "cache").source
 
 
+def test_decoded_bundle_is_used_once_the_variable_is_gone(tmp_path, monkeypatch):
+    bundle = write_bundle(tmp_path / "b.npz", make_images(10, 5), make_images(10, 6))
+    monkeypatch.setenv(cifar.OFFLINE_ENV, str(bundle))
+    first = load_cifar10(tmp_path / "cache")
+    monkeypatch.delenv(cifar.OFFLINE_ENV)
+    bundle.unlink()  # neither the variable nor the bundle: the decoded cache is enough
+    again = load_cifar10(tmp_path / "cache", download=False)
+    assert again.source.startswith("decoded offline bundle") and not again.verified
+    np.testing.assert_array_equal(again.test_images, first.test_images)
+    with pytest.raises(DataError, match="download=True"):  # no cache: the usual error
+        load_cifar10(tmp_path / "empty", download=False)
+
+
 def test_offline_bundle_errors(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         load_offline_bundle(tmp_path / "nope.npz")

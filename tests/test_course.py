@@ -56,3 +56,13 @@ def test_runner_seed_is_set_after_the_parameters_cell(tmp_path, monkeypatch):
     code = runner.main([str(tmp_path / "00_seed.ipynb"), "--seed", "7", "--out", str(tmp_path / "runs")])
     rows = json.loads((tmp_path / "runs" / "summary.json").read_text())
     assert code == 0 and rows[0]["metrics"] == {"seed": 7}
+
+
+def test_save_result_outside_a_checkout_writes_to_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv(course.RESULTS_ENV, raising=False)
+    site = tmp_path / "site-packages"
+    monkeypatch.setattr(course, "__file__", str(site / "recipe_utils" / "course.py"))
+    monkeypatch.chdir(tmp_path)
+    c = course.start("quick", device="cpu", report=False)
+    path = course.save_result(c, "stage3", {})
+    assert path.parent == tmp_path / "results" and not (site / "benchmarks").exists()

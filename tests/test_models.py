@@ -125,3 +125,13 @@ def test_recalibrate_batchnorm_puts_the_statistics_back_when_it_fails():
     with pytest.raises(RuntimeError):  # a wrong input shape, mid-pass
         models.recalibrate_batchnorm(model, [(torch.randn(8, 5, 6, 6), None)])
     assert torch.equal(model[1].running_var, before) and model[1].momentum == 0.1
+
+
+def test_count_flops_counts_matmuls_outside_conv_and_linear():
+    class Attention(nn.Module):  # no Conv2d or Linear module: only functional matmuls
+        def forward(self, x):
+            tokens = x.flatten(2).transpose(1, 2)  # (1, 1024, 3)
+            weights = (tokens @ tokens.transpose(1, 2)).softmax(-1)  # 1024 * 1024 * 3 MACs
+            return (weights @ tokens).mean(1)  # another 1024 * 1024 * 3
+
+    assert models.count_flops(Attention()) == 2 * 1024 * 1024 * 3

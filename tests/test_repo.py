@@ -75,3 +75,12 @@ def test_binder_matches_pyproject():
 def test_no_exact_pins_in_package_metadata():
     deps = PYPROJECT["project"]["dependencies"] + sum(PYPROJECT["project"]["optional-dependencies"].values(), [])
     assert not [d for d in deps if "==" in d or "<" in d]
+
+
+def test_distribution_name_is_not_taken_and_colab_keeps_its_widgets():
+    # PyPI's "recipe_utils" is an unrelated package with the same top-level module
+    assert re.sub(r"[-_.]+", "-", PYPROJECT["project"]["name"].lower()) == "nn-recipe"
+    assert (REPO / "recipe_utils" / "__init__.py").is_file()  # the import name stays
+    (widgets,) = [d for d in PYPROJECT["project"]["dependencies"] if d.startswith("ipywidgets")]
+    floor = tuple(int(x) for x in re.search(r">=\s*([\d.]+)", widgets).group(1).split("."))
+    assert floor <= (7, 7), "Colab preinstalls ipywidgets 7.x: a higher floor forces a restart"

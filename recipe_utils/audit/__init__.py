@@ -10,12 +10,12 @@ from .duplicates import DEFAULT_THRESHOLD, DuplicatePairs, duplicate_groups, fin
 from .labels import confident_joint_flags, find_label_issues, label_quality, precision_at_k
 from .outliers import OutlierScores, outlier_scores, robust_z
 from .query import ImageQuery
-from .reference import load_reference, reference_dir
+from .reference import fetch_reference, load_reference, reference_dir
 from .stats import class_balance, image_stats, per_class
 
 __all__ = [
     "browse_page", "browser", "DEFAULT_THRESHOLD", "DuplicatePairs", "duplicate_groups",
     "find_duplicates", "confident_joint_flags", "find_label_issues", "label_quality",
     "precision_at_k", "OutlierScores", "outlier_scores", "robust_z", "ImageQuery",
-    "load_reference", "reference_dir", "class_balance", "image_stats", "per_class",
+    "fetch_reference", "load_reference", "reference_dir", "class_balance", "image_stats", "per_class",
 ]
