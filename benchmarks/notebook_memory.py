@@ -29,6 +29,7 @@ from _results import RESULTS, metadata, write
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 BUDGET_MB = 1000.0
+MALLOC = {"MALLOC_MMAP_THRESHOLD_": "1048576"}
 
 
 # runs in the child: every code cell in one IPython shell, stopping at the first error
@@ -62,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     notebooks = sorted(p for p in NOTEBOOKS.glob("*.ipynb")
                        if not args.prefixes or p.name.startswith(tuple(args.prefixes)))
-    env = {**os.environ, "RECIPE_PROFILE": "quick", "MPLBACKEND": "Agg",
+    # as Binder's start script: glibc returns freed tensors >= 1 MB at once (binder/start)
+    env = {**os.environ, "RECIPE_PROFILE": "quick", "MPLBACKEND": "Agg", **MALLOC,
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     # the CPU wheel of torch is what Binder and laptops get; a CUDA wheel maps more memory
     out = RESULTS / ("notebook_memory_cpu.json" if torch.version.cuda is None
@@ -83,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                   "torch_build": "cuda" if torch.version.cuda else "cpu",
                   "method": "code cells in an IPython shell, one subprocess per notebook; "
                             "peak = os.wait4 ru_maxrss",
+                  "environment": MALLOC, "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
                   "profile": "quick", "budget_mb": BUDGET_MB, "notebooks": rows,
                   "max_peak_rss_mb": max(r["peak_rss_mb"] for r in rows.values())}
         write(result, out.name)

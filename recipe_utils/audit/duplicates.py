@@ -102,14 +102,17 @@ def _rescore(images: torch.Tensor, fine_refs: torch.Tensor, flips: bool) -> torc
 
 def _flatness(images: np.ndarray, device, block: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Bool (N,): flat central crop (std < FLAT_STD levels); float (N, 3) its mean colour."""
-    flat, colour = [], []
+    # written into preallocated outputs: small per-block results kept between large
+    # temporaries pinned freed heap memory, +465 MB RSS over CIFAR-10's training set
+    flat = torch.empty(len(images), dtype=torch.bool, device=device)
+    colour = torch.empty(len(images), 3, device=device)
     for s in range(0, len(images), block):
         x = _resize(torch.from_numpy(images[s:s + block]).to(device), 32)
         margin = (32 - _CROP) // 2
         x = F.avg_pool2d(x[:, :, margin:margin + _CROP, margin:margin + _CROP], _FINE_POOL)
-        flat.append(x.flatten(1).std(1) < FLAT_STD)
-        colour.append(x.mean((2, 3)))
-    return torch.cat(flat), torch.cat(colour)
+        flat[s:s + len(x)] = x.flatten(1).std(1) < FLAT_STD
+        colour[s:s + len(x)] = x.mean((2, 3))
+    return flat, colour
 
 
 def _flat_pairs(images, other, *, threshold, per_image, device, block):
@@ -161,11 +164,14 @@ def find_duplicates(
     reference_images = images if other is None else other
     # descriptors in query-sized chunks: a float copy of 8 blocks of images and its
     # temporaries added ~300 MB to the peak; each image's descriptor is the same either way
-    chunks = [torch.from_numpy(reference_images[s:s + block]).to(device)
-              for s in range(0, len(reference_images), block)]
-    references = torch.cat([_descriptors(c) for c in chunks])
-    fine_references = torch.cat([_descriptors(c, pool=_FINE_POOL) for c in chunks])
-    del chunks
+    # (and into preallocated tensors, for the same reason as in _flatness)
+    n_ref = len(reference_images)
+    references = torch.empty(n_ref, 3 * (_CROP // _POOL) ** 2, device=device)
+    fine_references = torch.empty(n_ref, 3 * (_CROP // _FINE_POOL) ** 2, device=device)
+    for s in range(0, n_ref, block):
+        chunk = torch.from_numpy(reference_images[s:s + block]).to(device)
+        references[s:s + len(chunk)] = _descriptors(chunk)
+        fine_references[s:s + len(chunk)] = _descriptors(chunk, pool=_FINE_POOL)
     k = min(per_image + (other is None), len(references))
     found_i, found_j, found_d = [], [], []
     searched = "images" if other is None else f"images x {len(other)}"
