@@ -83,7 +83,10 @@ def _stop_the_runner_mid_cell(tmp_path: Path, signum: int):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen([sys.executable, "-m", "recipe_utils.runner", str(hangs),
                                 str(later), "--out", str(tmp_path / "runs")], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               # as a terminal's foreground job: a shell's background job
+                               # (`cmd &` in a CI script) inherits SIGINT ignored
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 60
         while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
