@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .train import _device_of, _eval_batches
+from .train import _eval_batches, device_of
 
 
 class Ensemble(nn.Module):
@@ -155,7 +155,7 @@ def tta_logits(model: nn.Module, inputs: torch.Tensor, *, level: int = 2) -> tor
 def predict_tta(model: nn.Module, loader, *, level: int = 2, device=None,
                 amp: bool = True) -> torch.Tensor:
     """Logits float32 (N, C) on the CPU with test-time augmentation, in the loader's order."""
-    device = _device_of(model, device)
+    device = device_of(model, device)
     batches = _eval_batches(model, loader.without_augmentation(), device, amp,
                             forward=lambda inputs: tta_logits(model, inputs, level=level))
     return torch.cat([logits.cpu() for logits, _ in batches])

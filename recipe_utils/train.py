@@ -128,7 +128,8 @@ def _eval_batches(model: nn.Module, loader, device, amp: bool, forward=None):
         model.train(was_training)
 
 
-def _device_of(model: nn.Module, device) -> torch.device:
+def device_of(model: nn.Module, device=None) -> torch.device:
+    """`device` if given, else where the model's first parameter (or buffer) lives."""
     if device is not None:
         return torch.device(device)
     for tensor in itertools.chain(model.parameters(), model.buffers()):
@@ -138,14 +139,14 @@ def _device_of(model: nn.Module, device) -> torch.device:
 
 def predict(model: nn.Module, loader, *, device=None, amp: bool = True) -> torch.Tensor:
     """Logits float32 (N, C) on the CPU for every example of `loader`, in order."""
-    device = _device_of(model, device)
+    device = device_of(model, device)
     return torch.cat([logits.cpu() for logits, _ in _eval_batches(model, loader, device, amp)])
 
 
 def evaluate(model: nn.Module, loader, *, loss_fn: nn.Module | None = None, device=None,
              amp: bool = True) -> Evaluation:
     """Mean loss and accuracy over EVERY example of `loader` (eval mode, restored after)."""
-    device = _device_of(model, device)
+    device = device_of(model, device)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     total_loss, correct, count = 0.0, 0, 0
     for logits, targets in _eval_batches(model, loader, device, amp):
@@ -204,7 +205,7 @@ def fit(
         raise ValueError("config.patience (early stopping) watches the val loss every epoch: "
                          "use eval_every=1.")
     check_trainable(model, train_loader)  # before the first step: nothing to lose yet
-    device = _device_of(model, device)
+    device = device_of(model, device)
     model.to(device)
     loss_fn = loss_fn or nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     plain_loss = nn.CrossEntropyLoss()

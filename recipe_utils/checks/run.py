@@ -9,6 +9,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ..train import device_of
 from . import model as checks
 from . import validate
 from .baseline import check_input_independent_baseline
@@ -54,13 +55,6 @@ def _guarded(name: str, run: Callable[[], CheckResult]) -> CheckResult:
         return run()
     except Exception as error:  # noqa: BLE001 (any failure of user code becomes a row)
         return _crashed(name, error)
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    tensor = next(iter(model.parameters()), None)
-    if tensor is None:
-        tensor = next(iter(model.buffers()), None)
-    return tensor.device if tensor is not None else torch.device("cpu")
 
 
 def _validated(model, batch, val, *, num_classes, device):
@@ -144,7 +138,7 @@ def preflight(
         return report([make_result("model can be copied", False, f"{type(error).__name__}", "a copy",
                                    f"copy.deepcopy(model) failed ({error}); preflight works on a "
                                    "copy so that your model is never changed.")])
-    device = torch.device(device) if device is not None else _device_of(model)
+    device = device_of(model, device)
     model.to(device)
     rows, batch, val, num_classes = _validated(model, batch, val, num_classes=num_classes,
                                                device=device)
