@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import models
+from .checks.baseline import NAME as BASELINE
 
 
 class Softmaxed(nn.Module):
@@ -166,7 +167,7 @@ def planted_bugs(batch, *, seed: int = 0) -> dict[str, PlantedBug]:
             mlp, batch, "parameters update",
             make_optimizer=lambda m: torch.optim.Adam(mlp().parameters(), lr=3e-4)),
         "dropout active at eval": PlantedBug(lambda: DropoutAtEval(mlp()), batch, "eval is deterministic"),
-        "labels misaligned with inputs": PlantedBug(mlp, (inputs, shuffled), "beats input-independent baseline"),
+        "labels misaligned with inputs": PlantedBug(mlp, (inputs, shuffled), BASELINE),
         "un-normalized 0-255 inputs": PlantedBug(mlp, (inputs * 60 + 120, targets), "input statistics"),
         "features detached before the head": PlantedBug(DetachedFeatures, batch, "gradients flow"),
         "layers in a plain list": PlantedBug(LayersInPlainList, batch, "modules registered"),

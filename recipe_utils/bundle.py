@@ -32,9 +32,10 @@ def load_bundle(path: str | Path, *, cache_dir: Path) -> CIFAR10:
     digest = sha256sum(path)
     cache = cache_dir / f"cifar10_offline_{digest[:12]}"
     loaded = _read_cache(cache) if cache.is_dir() else None
-    if loaded is None:
-        _write_cache(cache, _decode_bundle(path, digest))
-        loaded = _read_cache(cache)
+    if loaded is None:  # decoded and checked: used as is, not read back from the new cache
+        arrays = _decode_bundle(path, digest)
+        _write_cache(cache, arrays)
+        loaded = arrays, tuple(arrays.pop("classes"))
     arrays, classes = loaded
     return CIFAR10(**arrays, classes=classes, source=f"offline bundle {path}",
                    verified=digest == OFFLINE_BUNDLE_SHA256)
@@ -76,7 +77,7 @@ def _read_cache(cache: Path) -> tuple[dict, tuple[str, ...]] | None:
         arrays = {n: np.load(cache / f"{n}.npy", allow_pickle=False) for n in NAMES}
         classes = tuple((cache / "classes.txt").read_text().split("\n"))
         problem = _cache_problem(arrays, classes)
-    except (*_READ_ERRORS, FileNotFoundError) as e:
+    except _READ_ERRORS as e:
         problem = f"{type(e).__name__}: {e}"
     if problem is None:
         return arrays, classes

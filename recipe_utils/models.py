@@ -7,8 +7,6 @@ counting and smaller inputs (16x16) work the same for all of them.
 
 from __future__ import annotations
 
-import itertools
-
 from torch import nn
 
 
@@ -115,11 +113,12 @@ def count_flops(model: nn.Module, in_shape: tuple[int, int, int] = (3, 32, 32)) 
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    from .train import device_of  # train needs nothing from models: no cycle
+
     was_training = model.training
     model.eval()
     try:
-        device = next(itertools.chain(model.parameters(), model.buffers()),
-                      torch.zeros(0)).device
+        device = device_of(model)
         counter = FlopCounterMode(display=False)
         with torch.no_grad(), counter:
             model(torch.zeros(1, *in_shape, device=device))

@@ -216,8 +216,10 @@ def fit(
     total_steps = config.epochs * steps_per_epoch
     torch.manual_seed(config.seed)  # dropout and any other global-RNG draws
     start_epoch, history, state = 0, History(), None
-    identity = {"config": dataclasses.asdict(config), "loader": ckpt.loader_identity(train_loader)}
     checkpoint = Path(checkpoint) if checkpoint is not None else None
+    # what identifies the run (it fingerprints the data): needed only to checkpoint
+    identity = None if checkpoint is None else {
+        "config": dataclasses.asdict(config), "loader": ckpt.loader_identity(train_loader)}
     if checkpoint is not None and checkpoint.exists():
         state = ckpt.read(checkpoint, device)
         ckpt.check_run(state, checkpoint, **identity)
@@ -233,7 +235,7 @@ def fit(
         monitor.attach(model, optimizer)
     schedule_kwargs = _schedule_kwargs(config, steps_per_epoch)
     train_eval = train_loader.without_augmentation() if config.eval_train else None
-    saved_epoch, epoch, b = start_epoch if state is not None else 0, start_epoch, -1
+    saved_epoch, epoch, b = start_epoch, start_epoch, -1
     steps_before = len(history.step_loss)
     bar = tqdm(total=total_steps, initial=start_epoch * steps_per_epoch, disable=not progress,
                desc="train", unit="step")

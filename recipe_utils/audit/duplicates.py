@@ -195,10 +195,7 @@ def find_duplicates(
         sims, idx = torch.cat(best_sim, 1), torch.cat(best_idx, 1)
         candidates = idx.gather(1, sims.topk(min(k, sims.shape[1]), dim=1).indices)
         # the coarse search finds candidates; an every-pixel aligned, finer match decides
-        fine = _rescore(batch, fine_references[candidates], flips)
-        if other is None:
-            fine[candidates == rows[:, None]] = -2.0
-        distance = 1.0 - fine
+        distance = 1.0 - _rescore(batch, fine_references[candidates], flips)
         keep = distance <= threshold
         if other is None:  # a lone image's only candidate is itself
             keep &= candidates != rows[:, None]

@@ -12,6 +12,7 @@ from torch import nn
 from ..train import device_of
 from . import model as checks
 from . import validate
+from .baseline import NAME as BASELINE
 from .baseline import check_input_independent_baseline
 from .result import CheckResult, Report, inconclusive, make_result
 
@@ -166,11 +167,11 @@ def preflight(
             model, batch, **steps, size=overfit_size, steps=overfit_steps),
     }
     if val is not None:
-        runs["beats input-independent baseline"] = lambda: check_input_independent_baseline(
+        runs[BASELINE] = lambda: check_input_independent_baseline(
             model, batch, val, **steps, steps=baseline_steps)
     rows = [_guarded(name, run) for name, run in runs.items()]
     if val is None:
-        rows.append(inconclusive("beats input-independent baseline", "not run", "a held-out batch",
+        rows.append(inconclusive(BASELINE, "not run", "a held-out batch",
                                  "Pass val=(inputs, targets), about 256 held-out examples, to "
                                  "test whether the inputs carry signal (labels misaligned with "
                                  "their inputs pass every other check)."))
