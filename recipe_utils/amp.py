@@ -3,18 +3,27 @@
 bf16 keeps float32's exponent range, so it needs no loss scaling. GPUs without bf16
 (Colab's free T4, compute capability 7.5) get fp16 instead, whose small range makes
 small gradients underflow unless the loss is scaled: `grad_scaler` then returns an
-active `torch.amp.GradScaler`. On CPU nothing is autocast and the scaler is a
-pass-through, so CPU runs give the same numbers as plain float32 code.
+active `torch.amp.GradScaler`. On CPU nothing is autocast (the scaler is a pass-through)
+unless asked for with `cpu_bf16=True`: CPUs with AMX or AVX512-BF16 units run bf16
+convolutions two to three times faster (the fast recipe measures it before using it);
+others emulate bf16 and gain nothing. Either way CPU runs are deterministic.
 """
 
 from __future__ import annotations
 
 import torch
 
+from .engine import autocast_to
 
-def amp_dtype(device: torch.device | str) -> torch.dtype | None:
-    """The autocast dtype for `device`: bf16 if supported, fp16 on older GPUs, None on CPU."""
+
+def amp_dtype(device: torch.device | str, *, cpu_bf16: bool = False) -> torch.dtype | None:
+    """The autocast dtype for `device`: bf16 if supported, fp16 on older GPUs, None on CPU.
+
+    With `cpu_bf16`, bf16 on the CPU too (None on other devices without CUDA).
+    """
     device = torch.device(device)
+    if device.type == "cpu" and cpu_bf16:
+        return torch.bfloat16
     if device.type != "cuda":
         return None
     # including_emulation=False: emulated bf16 (pre-Ampere, e.g. a T4) runs, but slowly.
@@ -24,11 +33,11 @@ def amp_dtype(device: torch.device | str) -> torch.dtype | None:
 
 
 def autocast(device: torch.device | str, enabled: bool = True):
-    """A `torch.autocast` context in `amp_dtype(device)`; a no-op on CPU or when disabled."""
-    device = torch.device(device)
-    dtype = amp_dtype(device) if enabled else None
-    return torch.autocast(device_type=device.type, dtype=dtype or torch.bfloat16,
-                          enabled=dtype is not None)
+    """A `torch.autocast` context in `amp_dtype(device)`; a no-op on CPU or when disabled.
+
+    A loop should choose the dtype once and use `engine.autocast_to(device, dtype)`.
+    """
+    return autocast_to(device, amp_dtype(device) if enabled else None)
 
 
 def grad_scaler(device: torch.device | str, enabled: bool = True) -> torch.amp.GradScaler:

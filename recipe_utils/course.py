@@ -23,6 +23,10 @@ class Course:
     seed: int
     data_dir: Path
 
+    def save_result(self, name: str, results: dict, *, folder: str | Path | None = None) -> Path:
+        """Write `results` as JSON with this course's profile and device (see `save_result`)."""
+        return save_result(self, name, results, folder=folder)
+
 
 def start(profile: str | None = None, *, seed: int = 0, device: str | None = None,
           report: bool = True) -> Course:

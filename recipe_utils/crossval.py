@@ -14,6 +14,7 @@ from torch import nn
 
 from .data import channel_stats
 from .loader import Augment, DeviceLoader
+from .profile import seed_everything
 from .progress import bar
 from .train import TrainConfig, fit, predict
 
@@ -44,19 +45,20 @@ def cross_val_probs(
                          f"at least one per fold.")
     fold_of = np.random.default_rng(seed).permutation(len(labels)) % folds
     probs = None
-    for fold in bar(range(folds), desc="cross-validation folds", enabled=progress, unit="fold"):
-        held, kept = np.flatnonzero(fold_of == fold), np.flatnonzero(fold_of != fold)
-        mean, std = channel_stats(images[kept])
-        train = DeviceLoader(images[kept], labels[kept], batch_size=batch_size, mean=mean,
-                             std=std, shuffle=True, augment=augment, seed=seed + fold,
-                             device=device)
-        held_out = DeviceLoader(images[held], labels[held], batch_size=1000, mean=mean, std=std,
-                                device=device)
-        torch.manual_seed(config.seed + fold)
-        model = make_model().to(device)
-        fit(model, train, config=config, device=device, progress=False)
-        fold_probs = torch.softmax(predict(model, held_out, device=device), dim=1).numpy()
-        if probs is None:
-            probs = np.zeros((len(labels), fold_probs.shape[1]), np.float32)
-        probs[held] = fold_probs
+    with bar(range(folds), desc="cross-validation folds", enabled=progress, unit="fold") as progress_bar:
+        for fold in progress_bar:
+            held, kept = np.flatnonzero(fold_of == fold), np.flatnonzero(fold_of != fold)
+            mean, std = channel_stats(images[kept])
+            train = DeviceLoader(images[kept], labels[kept], batch_size=batch_size, mean=mean,
+                                 std=std, shuffle=True, augment=augment, seed=seed + fold,
+                                 device=device)
+            held_out = DeviceLoader(images[held], labels[held], batch_size=1000, mean=mean, std=std,
+                                    device=device)
+            seed_everything(config.seed + fold)  # as experiment.train_model seeds a run
+            model = make_model().to(device)
+            fit(model, train, config=config, device=device, progress=False)
+            fold_probs = torch.softmax(predict(model, held_out, device=device), dim=1).numpy()
+            if probs is None:
+                probs = np.zeros((len(labels), fold_probs.shape[1]), np.float32)
+            probs[held] = fold_probs
     return probs

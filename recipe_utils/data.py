@@ -10,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import torch
 
 from .cifar import CIFAR10, load_cifar10
+from .loader import Augment, DeviceLoader
 from .profile import Profile
 
 
@@ -25,6 +27,11 @@ class Split:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def take(self, indices) -> Split:
+        """The examples at `indices` (positions in this split), as a Split."""
+        indices = np.asarray(indices)
+        return Split(self.images[indices], self.labels[indices], self.indices[indices])
 
     def __repr__(self) -> str:
         return f"Split(n={len(self)})"
@@ -40,6 +47,24 @@ class Splits:
     classes: tuple[str, ...]
     mean: np.ndarray  # float32 (3,), per channel, in [0, 1] units, train split only
     std: np.ndarray
+    device: str | torch.device = "cpu"  # where `loader` puts the data
+
+    def loader(self, split: str | Split, *, batch_size: int, augment: Augment | None = None,
+               shuffle: bool | None = None, seed: int = 0, drop_last: bool = False) -> DeviceLoader:
+        """A DeviceLoader over "train", "val", "test" or any Split (e.g. a subset), on
+        `self.device`, normalized with the train split's statistics.
+
+        shuffle defaults to True for "train" and False otherwise (and for a Split);
+        `augment` applies to every batch (`without_augmentation()` gives a plain copy).
+        """
+        if isinstance(split, str):
+            if split not in ("train", "val", "test"):
+                raise ValueError(f"split must be 'train', 'val', 'test' or a Split, got {split!r}.")
+            shuffle = split == "train" if shuffle is None else shuffle
+            split = getattr(self, split)
+        return DeviceLoader(split.images, split.labels, batch_size=batch_size, mean=self.mean,
+                            std=self.std, shuffle=bool(shuffle), augment=augment, seed=seed,
+                            drop_last=drop_last, device=self.device)
 
 
 def _check_labels(labels: np.ndarray) -> np.ndarray:
@@ -131,7 +156,10 @@ def make_splits(
     )
 
 
-def load_splits(profile: Profile, *, seed: int = 0, **load_kwargs) -> Splits:
-    """`load_cifar10(**load_kwargs)` split and subsampled as `profile` says."""
-    return make_splits(load_cifar10(**load_kwargs), val_size=profile.val_size,
-                       train_size=profile.train_size, test_size=profile.test_size, seed=seed)
+def load_splits(profile: Profile, *, seed: int = 0, device: str | torch.device = "cpu",
+                **load_kwargs) -> Splits:
+    """`load_cifar10(**load_kwargs)` split and subsampled as `profile` says; its loaders
+    (`Splits.loader`) and `experiment.train_model` run on `device`."""
+    splits = make_splits(load_cifar10(**load_kwargs), val_size=profile.val_size,
+                         train_size=profile.train_size, test_size=profile.test_size, seed=seed)
+    return dataclasses.replace(splits, device=device)

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from .checks import CheckResult, make_result
+from .engine import eval_mode, forward_hooked
 
 _NORMS = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm)
 
@@ -70,17 +71,8 @@ def _leaf_order(model: nn.Module, inputs: torch.Tensor) -> list[tuple[str, nn.Mo
         alive.append((inp, out))
         calls.append((name, mod, id(inp[0]) if inp else 0, id(out)))
 
-    handles = [m.register_forward_hook(lambda mod, inp, out, name=name: hook(mod, inp, out, name))
-        for name, m in model.named_modules() if not list(m.children())]
-    try:
-        with torch.no_grad():
-            was = model.training
-            model.eval()
-            model(inputs)
-            model.train(was)
-    finally:
-        for h in handles:
-            h.remove()
+    forward_hooked(model, inputs, [(m, lambda mod, inp, out, name=name: hook(mod, inp, out, name))
+                                   for name, m in model.named_modules() if not list(m.children())])
     return calls
 
 
@@ -186,12 +178,9 @@ def check_lr_schedule(lrs, *, floor: float = 1e-2, by: float = 0.5) -> CheckResu
 def label_agreement(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
                     augment: Callable[[torch.Tensor], torch.Tensor]) -> tuple[float, float]:
     """Accuracy of a trained `model` on `inputs` before and after `augment` (eval mode)."""
-    was = model.training
-    model.eval()
-    with torch.no_grad():
+    with eval_mode(model), torch.no_grad():
         clean = (model(inputs).argmax(1) == targets).float().mean().item()
         augmented = (model(augment(inputs)).argmax(1) == targets).float().mean().item()
-    model.train(was)
     return clean, augmented
 
 

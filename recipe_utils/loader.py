@@ -182,9 +182,11 @@ class DeviceLoader:
 
 def make_loaders(splits, *, batch_size: int, eval_batch_size: int | None = None,
                  augment: Augment | None = None, seed: int = 0,
-                 device: str | torch.device = "cpu") -> dict[str, DeviceLoader]:
-    """Loaders for "train" (shuffled, augmented), "val" and "test" (ordered, plain)."""
+                 device: str | torch.device | None = None) -> dict[str, DeviceLoader]:
+    """Loaders for "train" (shuffled, augmented), "val" and "test" (ordered, plain), on
+    `device` (default: `splits.device`)."""
     eval_batch_size = eval_batch_size or batch_size
+    device = getattr(splits, "device", "cpu") if device is None else device
     common = dict(mean=splits.mean, std=splits.std, device=device)
     return {
         "train": DeviceLoader(splits.train.images, splits.train.labels, batch_size=batch_size,

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .engine import device_of, train_step
+
 
 @dataclasses.dataclass(frozen=True)
 class LRFinderResult:
@@ -65,7 +67,7 @@ def find_lr(
         raise ValueError(f"Need 0 < start < end, got start={start}, end={end}.")
     if steps < 10:
         raise ValueError(f"steps={steps} is too few to see a curve; use at least 10.")
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    device = device_of(model, device)
     model = copy.deepcopy(model).to(device).train()
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     optimizer = (make_optimizer or (lambda m: torch.optim.SGD(m.parameters(), lr=start,
@@ -79,11 +81,8 @@ def find_lr(
         for group in optimizer.param_groups:
             group["lr"] = lr
         inputs, targets = next(batches)
-        loss = loss_fn(model(inputs.to(device)), targets.to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        value = loss.item()
+        value = train_step(model, inputs.to(device), targets.to(device), optimizer=optimizer,
+                           loss_fn=loss_fn).item()  # read every step: it decides when to stop
         if not math.isfinite(value):
             diverged_at = lr
             break

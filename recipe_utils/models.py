@@ -37,33 +37,78 @@ def tiny_cnn(*, num_classes: int = 10, width: int = 16, dropout: float = 0.0) ->
 BN_MOMENTUM = 0.4
 
 
-def conv_bn(c_in: int, c_out: int) -> nn.Sequential:
+def conv_bn(c_in: int, c_out: int, *, bn_momentum: float = BN_MOMENTUM, bn_eps: float = 1e-5,
+            frozen_bn_scale: bool = False) -> nn.Sequential:
     """3x3 conv (no bias: BatchNorm has one) -> BatchNorm -> GELU."""
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
-                         nn.BatchNorm2d(c_out, momentum=BN_MOMENTUM), nn.GELU())
+                         batchnorm(c_out, momentum=bn_momentum, eps=bn_eps, frozen_scale=frozen_bn_scale),
+                         nn.GELU())
+
+
+def batchnorm(width: int, *, momentum: float = BN_MOMENTUM, eps: float = 1e-5,
+              frozen_scale: bool = False) -> nn.BatchNorm2d:
+    """BatchNorm2d; with `frozen_scale` its scales stay at 1 and only the shifts train."""
+    norm = nn.BatchNorm2d(width, eps=eps, momentum=momentum)
+    norm.weight.requires_grad = not frozen_scale
+    return norm
+
+
+class Scale(nn.Module):
+    """Multiplies its input by a fixed `factor` (no parameters)."""
+
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return x * self.factor
+
+    def extra_repr(self) -> str:
+        return f"factor={self.factor:.4g}"
 
 
 def fast_net(*, num_classes: int = 10, widths: tuple[int, int, int] = (64, 256, 256),
-             dropout: float = 0.0, dropout2d: float = 0.0) -> nn.Module:
+             dropout: float = 0.0, dropout2d: float = 0.0, stem: str = "conv",
+             bn_momentum: float = BN_MOMENTUM, bn_eps: float = 1e-5, frozen_bn_scale: bool = False,
+             dirac: bool = False, head_bias: bool = True, logit_scale: float = 1.0) -> nn.Sequential:
     """A fast CIFAR net in the style of airbench: a stem, then three conv-pool-BN blocks.
 
-    (N, 3, 32, 32) -> stem (N, w0/2, 32, 32) -> block (N, w0, 16, 16) -> (N, w1, 8, 8)
-    -> (N, w2, 4, 4) -> global max (N, w2) -> logits (N, num_classes). Each block is
-    conv -> max-pool -> BN -> GELU -> conv -> BN -> GELU. About 2M parameters at the
-    default widths; widths=(16, 64, 64) is a CPU-sized version.
+    stem="conv": (N, 3, 32, 32) -> conv-BN-GELU (N, w0/2, 32, 32) -> block (N, w0, 16, 16)
+    -> (N, w1, 8, 8) -> (N, w2, 4, 4) -> global max (N, w2) -> logits (N, num_classes).
+    stem="patch" (airbench94's): a 2x2 conv with bias to (N, 24, 31, 31) then GELU; the
+    blocks then give 15, 7 and 3 pixels. The fast recipe sets its weights to whiten the
+    input patches (`fast.init_whitening`). Each block is conv -> max-pool -> BN -> GELU ->
+    conv -> BN -> GELU. About 2M parameters at the default widths; widths=(16, 64, 64) is
+    a CPU-sized version. The remaining options are the fast recipe's tricks: `dirac` starts
+    each 3x3 conv as the identity on its first channels, `frozen_bn_scale` trains only the
+    BatchNorm shifts, `logit_scale` multiplies the logits.
     """
-    w0, w1, w2 = widths
-    layers: list[nn.Module] = [conv_bn(3, max(1, w0 // 2))]
-    c_in = max(1, w0 // 2)
+    if stem not in ("conv", "patch"):
+        raise ValueError(f"stem must be 'conv' or 'patch', got {stem!r}.")
+    norm = dict(bn_momentum=bn_momentum, bn_eps=bn_eps, frozen_bn_scale=frozen_bn_scale)
+    if stem == "conv":
+        c_in = max(1, widths[0] // 2)
+        layers: list[nn.Module] = [conv_bn(3, c_in, **norm)]
+    else:
+        c_in = 2 * 3 * 2 * 2  # the whitening filters of 2x2 patches and their negatives
+        layers = [nn.Conv2d(3, c_in, 2, bias=True), nn.GELU()]
     for w in widths:
         layers += [nn.Conv2d(c_in, w, 3, padding=1, bias=False), nn.MaxPool2d(2),
-                   nn.BatchNorm2d(w, momentum=BN_MOMENTUM), nn.GELU(), conv_bn(w, w)]
+                   batchnorm(w, momentum=bn_momentum, eps=bn_eps, frozen_scale=frozen_bn_scale),
+                   nn.GELU(), conv_bn(w, w, **norm)]
         if dropout2d:
             layers.append(nn.Dropout2d(dropout2d))
         c_in = w
     layers += [nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Dropout(dropout),
-               nn.Linear(w2, num_classes)]
-    return nn.Sequential(*layers)
+               nn.Linear(c_in, num_classes, bias=head_bias)]
+    if logit_scale != 1.0:
+        layers.append(Scale(logit_scale))
+    model = nn.Sequential(*layers)
+    if dirac:
+        for m in model.modules():
+            if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3):
+                nn.init.dirac_(m.weight.data[:m.in_channels])
+    return model
 
 
 def downsampled(model: nn.Module, *, factor: int = 2) -> nn.Module:
@@ -113,17 +158,11 @@ def count_flops(model: nn.Module, in_shape: tuple[int, int, int] = (3, 32, 32)) 
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from .train import device_of  # train needs nothing from models: no cycle
+    from .engine import device_of, eval_mode
 
-    was_training = model.training
-    model.eval()
-    try:
-        device = device_of(model)
-        counter = FlopCounterMode(display=False)
-        with torch.no_grad(), counter:
-            model(torch.zeros(1, *in_shape, device=device))
-    finally:
-        model.train(was_training)
+    counter = FlopCounterMode(display=False)
+    with eval_mode(model), torch.no_grad(), counter:
+        model(torch.zeros(1, *in_shape, device=device_of(model)))
     return counter.get_total_flops() // 2
 
 

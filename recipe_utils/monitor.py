@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .engine import forward_hooked
+
 ACTIVATIONS = (nn.ReLU, nn.GELU, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.Tanh, nn.Sigmoid)
 
 
@@ -27,18 +29,9 @@ def layer_outputs(model: nn.Module, inputs: torch.Tensor, *,
     inputs: (N, ...) -> {layer name: float32 (N, ...) on the CPU}, in forward order.
     """
     outputs: dict[str, torch.Tensor] = {}
-    handles = [m.register_forward_hook(
-        lambda _m, _i, out, name=name: outputs.__setitem__(name, out.detach().float().cpu()))
-        for name, m in _named_layers(model, tuple(types))]
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(inputs)
-    finally:
-        model.train(was_training)
-        for h in handles:
-            h.remove()
+    forward_hooked(model, inputs, [
+        (m, lambda _m, _i, out, name=name: outputs.__setitem__(name, out.detach().float().cpu()))
+        for name, m in _named_layers(model, tuple(types))])
     return outputs
 
 

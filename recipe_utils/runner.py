@@ -108,7 +108,7 @@ def write_summary(rows: list[dict], out_dir: Path) -> Path:
     return path
 
 
-def format_table(rows: list[dict]) -> str:
+def format_summary(rows: list[dict]) -> str:
     """Plain-text table of summary rows."""
     lines = [f"{'notebook':<36} {'status':<7} {'seconds':>8}  metrics"]
     for row in rows:
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                                              smoke=args.smoke, seed=args.seed))
                     stopped_by = rows[-1].get("stopped_by")
                     write_summary(rows, args.out)  # on disk before the row is shown
-                    print("\n".join(format_table(rows[-1:]).splitlines()[1:]), flush=True)
+                    print("\n".join(format_summary(rows[-1:]).splitlines()[1:]), flush=True)
                 else:
                     rows.append(_not_run(path, stopped_by))
             except (KeyboardInterrupt, nbexec.Stop) as e:  # between notebooks
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(_not_run(path, stopped_by))
             finally:
                 write_summary(rows, args.out)  # however the loop body ended
-        print(format_table(rows))
+        print(format_summary(rows))
     if stopped_by:
         print(f"stopped by {stopped_by}: summary of the notebooks so far in "
               f"{args.out / 'summary.json'}", file=sys.stderr)

@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .train import _eval_batches, device_of
+from .amp import amp_dtype
+from .engine import device_of, predict_batches
 
 
 class Ensemble(nn.Module):
@@ -155,7 +156,7 @@ def tta_logits(model: nn.Module, inputs: torch.Tensor, *, level: int = 2) -> tor
 def predict_tta(model: nn.Module, loader, *, level: int = 2, device=None,
                 amp: bool = True) -> torch.Tensor:
     """Logits float32 (N, C) on the CPU with test-time augmentation, in the loader's order."""
-    device = device_of(model, device)
-    batches = _eval_batches(model, loader.without_augmentation(), device, amp,
-                            forward=lambda inputs: tta_logits(model, inputs, level=level))
+    dtype = amp_dtype(device_of(model, device)) if amp else None
+    batches = predict_batches(model, loader.without_augmentation(), device=device, dtype=dtype,
+                              forward=lambda inputs: tta_logits(model, inputs, level=level))
     return torch.cat([logits.cpu() for logits, _ in batches])

@@ -24,7 +24,7 @@ from torch import nn
 from .calibration import expected_calibration_error
 from .data import Splits
 from .experiment import subset, summarize, train_model
-from .loader import Augment, DeviceLoader
+from .loader import Augment
 from .models import recalibrate_batchnorm
 from .sizes import Run
 from .train import TrainConfig, evaluate, predict
@@ -164,7 +164,7 @@ def _mean_sd(values: np.ndarray) -> str:
 
 
 def make_trainer(splits: Splits, nets: dict[str, Callable[[int], nn.Module]], *, size: Run,
-                 base: TrainConfig, device: str | torch.device = "cpu",
+                 base: TrainConfig, device: str | torch.device | None = None,
                  equal_steps: bool = True, keep_seed: int | None = None) -> Callable[..., dict]:
     """A Study's `train(seed=..., **setting)`: one seeded run of `nets[model](seed)`.
 
@@ -179,12 +179,14 @@ def make_trainer(splits: Splits, nets: dict[str, Callable[[int], nn.Module]], *,
     `equal_steps`, every run takes about the optimizer steps of `size` (whole epochs,
     rounded) whatever its data or batch size, unless a setting names its own `steps`, so
     a row that changes the data changes nothing else. The run with seed `keep_seed` of
-    each setting is kept: `train.kept(setting)` returns its (model, history).
+    each setting is kept: `train.kept(setting)` returns its (model, history). Runs go to
+    `device`, default `splits.device`.
     """
+    if device is not None:
+        splits = dataclasses.replace(splits, device=device)
     size_images = min(size.train_size or len(splits.train), len(splits.train))
     steps = size.epochs * math.ceil(size_images / size.batch_size) if equal_steps else None
-    val_loader = DeviceLoader(splits.val.images, splits.val.labels, batch_size=1000,
-                              mean=splits.mean, std=splits.std, device=device)
+    val_loader = splits.loader("val", batch_size=1000)
     val_targets = torch.as_tensor(splits.val.labels)
     default_model = next(iter(nets))
     kept: dict[str, tuple[nn.Module, object]] = {}
@@ -198,7 +200,7 @@ def make_trainer(splits: Splits, nets: dict[str, Callable[[int], nn.Module]], *,
         # val is measured below from one pass of `predict`; fit only watches it to stop early
         net, history = train_model(lambda: nets[model](seed), splits, config,
                                    train_size=train_size, batch_size=batch_size, augment=augment,
-                                   device=device, validate=bool(config.patience),
+                                   validate=bool(config.patience),
                                    eval_every=1 if config.patience else 0)
         logits = predict(net, val_loader)
         probs = logits.softmax(1).numpy()
@@ -210,8 +212,7 @@ def make_trainer(splits: Splits, nets: dict[str, Callable[[int], nn.Module]], *,
                    "ece": expected_calibration_error(probs, splits.val.labels)}
         if any(isinstance(m, nn.Dropout2d) for m in net.modules()):
             plain = subset(splits.train, train_size, seed=seed)
-            loader = DeviceLoader(plain.images, plain.labels, batch_size=500, mean=splits.mean,
-                                  std=splits.std, device=device)
+            loader = splits.loader(plain, batch_size=500)
             numbers["recalibrated_val_acc"] = evaluate(
                 recalibrate_batchnorm(copy.deepcopy(net), loader), val_loader).accuracy
         if seed == keep_seed:

@@ -12,7 +12,6 @@ interrupted `fit` is refused by the next one unless a checkpoint restores it.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 import time
 from collections.abc import Callable
@@ -25,8 +24,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
-from .amp import autocast, grad_scaler
+from .amp import amp_dtype, grad_scaler
 from .checkpoint import CheckpointError  # noqa: F401  (public here too, with the next)
+from .engine import device_of, predict_batches, train_step
 from .guards import (
     INTERRUPTED,
     NonFiniteLossError,  # noqa: F401  (ru.train.NonFiniteLossError, as before)
@@ -98,7 +98,7 @@ class Evaluation(NamedTuple):
     accuracy: float
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """The optimizer `config` names, over the model's trainable parameters."""
     params = [p for p in model.parameters() if p.requires_grad]
     if config.optimizer == "adam":
@@ -111,45 +111,20 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     raise ValueError(f"Unknown optimizer {config.optimizer!r}; use 'adam', 'adamw' or 'sgd'.")
 
 
-def _eval_batches(model: nn.Module, loader, device, amp: bool, forward=None):
-    """Yield (float32 logits, targets) per batch in eval mode; the mode is restored after.
-
-    `forward(inputs)` replaces `model(inputs)` when given (e.g. test-time augmentation).
-    """
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for inputs, targets in loader:
-                with autocast(device, amp):
-                    logits = (forward or model)(inputs.to(device))
-                yield logits.float(), targets.to(device)
-    finally:
-        model.train(was_training)
-
-
-def device_of(model: nn.Module, device=None) -> torch.device:
-    """`device` if given, else where the model's first parameter (or buffer) lives."""
-    if device is not None:
-        return torch.device(device)
-    for tensor in itertools.chain(model.parameters(), model.buffers()):
-        return tensor.device
-    return torch.device("cpu")  # a parameter-free model (a baseline) runs anywhere
-
-
 def predict(model: nn.Module, loader, *, device=None, amp: bool = True) -> torch.Tensor:
     """Logits float32 (N, C) on the CPU for every example of `loader`, in order."""
-    device = device_of(model, device)
-    return torch.cat([logits.cpu() for logits, _ in _eval_batches(model, loader, device, amp)])
+    dtype = amp_dtype(device_of(model, device)) if amp else None
+    return torch.cat([logits.cpu() for logits, _ in
+                      predict_batches(model, loader, device=device, dtype=dtype)])
 
 
 def evaluate(model: nn.Module, loader, *, loss_fn: nn.Module | None = None, device=None,
              amp: bool = True) -> Evaluation:
     """Mean loss and accuracy over EVERY example of `loader` (eval mode, restored after)."""
-    device = device_of(model, device)
+    dtype = amp_dtype(device_of(model, device)) if amp else None
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     total_loss, correct, count = 0.0, 0, 0
-    for logits, targets in _eval_batches(model, loader, device, amp):
+    for logits, targets in predict_batches(model, loader, device=device, dtype=dtype):
         total_loss += loss_fn(logits, targets).item() * len(targets)
         correct += (logits.argmax(1) == targets).sum().item()
         count += len(targets)
@@ -193,6 +168,10 @@ def fit(
     last (0: after the last only); the other epochs record the mean step loss. Most of a
     small CPU run's time can go to evaluation, so a comparison that needs only the end
     point is several times cheaper with it.
+    The model is moved to `device`, by default the loader's (`train_loader.device`, where
+    its batches already are), else the model's own. Step losses stay on the device and
+    are read back every `LOSS_READ_EVERY` steps, so a NaN is reported a few steps late
+    (with the step that produced it) but a GPU never waits on the host.
     The checkpoint records the run (config and the train loader's identity: size, batch
     size, seed, augmentation, data) and a resume with another one is refused.
     Returns the History; raises NonFiniteLossError (with `.history`) on a NaN/inf loss
@@ -205,12 +184,14 @@ def fit(
         raise ValueError("config.patience (early stopping) watches the val loss every epoch: "
                          "use eval_every=1.")
     check_trainable(model, train_loader)  # before the first step: nothing to lose yet
-    device = device_of(model, device)
+    # the loader's device: its batches are already there (else the model's)
+    device = device_of(model, device if device is not None else getattr(train_loader, "device", None))
     model.to(device)
     loss_fn = loss_fn or nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     plain_loss = nn.CrossEntropyLoss()
-    optimizer = make_optimizer(model, config)
+    optimizer = build_optimizer(model, config)
     scaler = grad_scaler(device, config.amp)
+    scaler = scaler if scaler.is_enabled() else None
     schedule = get_schedule(config.schedule)
     steps_per_epoch = len(train_loader)
     total_steps = config.epochs * steps_per_epoch
@@ -235,8 +216,8 @@ def fit(
         monitor.attach(model, optimizer)
     schedule_kwargs = _schedule_kwargs(config, steps_per_epoch)
     train_eval = train_loader.without_augmentation() if config.eval_train else None
-    saved_epoch, epoch, b = start_epoch, start_epoch, -1
-    steps_before = len(history.step_loss)
+    saved_epoch, epoch, b, steps_done, pending = start_epoch, start_epoch, -1, 0, []
+    dtype = amp_dtype(device) if config.amp else None  # chosen once, not every step
     bar = tqdm(total=total_steps, initial=start_epoch * steps_per_epoch, disable=not progress,
                desc="train", unit="step")
     try:
@@ -252,31 +233,17 @@ def fit(
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 inputs, targets = inputs.to(device), targets.to(device)
+                step_loss_fn = loss_fn
                 if config.mixup:
                     inputs, targets_b, lam = _mix(inputs, targets, config.mixup, config.seed, step)
-                with autocast(device, config.amp):
-                    logits = model(inputs)
-                loss = loss_fn(logits.float(), targets)
-                if config.mixup:
-                    loss = lam * loss + (1 - lam) * loss_fn(logits.float(), targets_b)
-                value = loss.item()
-                if not torch.isfinite(loss):
-                    raise non_finite(
-                        f"Loss became {value} at epoch {epoch + 1}, step {b + 1} of {steps_per_epoch} "
-                        f"(global step {step}, lr {lr:.3g}). Likely causes: learning rate too high, "
-                        f"inputs not normalized, or log/division by zero in a custom loss.",
-                        history, checkpoint, saved_epoch)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()  # fp16 only; a pass-through otherwise
-                if config.grad_clip is not None:
-                    scaler.unscale_(optimizer)  # clip the true gradients, not scaled ones
-                    nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-                history.step_loss.append(value)
-                history.step_lr.append(lr)
-                bar.update(1)
-                bar.set_postfix(epoch=epoch + 1, loss=f"{value:.3f}")
+                    step_loss_fn = _mixed(loss_fn, targets_b, lam)
+                loss = train_step(model, inputs, targets, optimizer=optimizer, loss_fn=step_loss_fn,
+                                  dtype=dtype, scaler=scaler, grad_clip=config.grad_clip)
+                steps_done += 1
+                pending.append((loss, lr, epoch, b, step))
+                if len(pending) == LOSS_READ_EVERY:
+                    _read_losses(pending, history, bar, checkpoint, saved_epoch, steps_per_epoch)
+            _read_losses(pending, history, bar, checkpoint, saved_epoch, steps_per_epoch)
             record = {"epoch": epoch + 1, "lr": lr, "seconds": time.perf_counter() - started}
             measure = epoch + 1 == config.epochs or (eval_every > 0 and (epoch + 1) % eval_every == 0)
             if train_eval is not None and measure:
@@ -312,7 +279,7 @@ def fit(
             if config.patience and epoch + 1 - best["epoch"] >= config.patience:
                 break
     except BaseException:
-        if len(history.step_loss) > steps_before:
+        if steps_done:
             # the weights are part-trained now: the next fit must not take them for fresh
             setattr(model, INTERRUPTED, f"stopped in epoch {epoch + 1}, after step {b + 1} "
                     f"of {steps_per_epoch}; last checkpoint: "
@@ -327,6 +294,38 @@ def fit(
     if config.patience and best["state"] is not None:
         model.load_state_dict(best["state"])
     return history
+
+
+# Losses stay on the device and are read back every this many steps (and at the end of
+# each epoch): a `.item()` per step would make a GPU wait for every step to finish. A NaN
+# is still caught within these steps, and reported with the step that produced it.
+LOSS_READ_EVERY = 10
+
+
+def _read_losses(pending: list, history: History, bar, checkpoint, saved_epoch: int,
+                 steps_per_epoch: int) -> None:
+    """Move the pending (loss, lr, epoch, batch, step) records into `history` (emptying
+    `pending`) and advance the bar; raise at the first NaN."""
+    if not pending:
+        return
+    values = torch.stack([loss for loss, *_ in pending]).tolist()
+    for value, (_, lr, epoch, b, step) in zip(values, pending):
+        if not math.isfinite(value):
+            raise non_finite(
+                f"Loss became {value} at epoch {epoch + 1}, step {b + 1} of {steps_per_epoch} "
+                f"(global step {step}, lr {lr:.3g}). Likely causes: learning rate too high, "
+                f"inputs not normalized, or log/division by zero in a custom loss.",
+                history, checkpoint, saved_epoch)
+        history.step_loss.append(value)
+        history.step_lr.append(lr)
+    bar.update(len(pending))
+    bar.set_postfix(epoch=pending[-1][2] + 1, loss=f"{values[-1]:.3f}")
+    pending.clear()
+
+
+def _mixed(loss_fn, targets_b, lam: float):
+    """mixup's loss: the two targets' losses weighted by lam."""
+    return lambda logits, targets: lam * loss_fn(logits, targets) + (1 - lam) * loss_fn(logits, targets_b)
 
 
 def _best_so_far(history: History) -> dict:

@@ -1,5 +1,6 @@
 """Paired-seed studies (effects, the one-change rule, the trainer) and experiment helpers."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 import torch
 
 import recipe_utils as ru
-from recipe_utils.experiment import format_table, summarize
+from recipe_utils.experiment import format_table, summarize, train_model
 from recipe_utils.study import (
     Study,
     changed_settings,
@@ -167,3 +168,39 @@ def test_study_fills_in_defaults_before_comparing():
     with pytest.raises(ValueError, match=r"config.lr', 'config.label_smoothing"):
         study.run("two config fields", against="base",
                   config=ru.TrainConfig(lr=1e-2, label_smoothing=0.1))
+
+
+def test_splits_loader_uses_the_train_statistics_and_the_splits_device():
+    splits = tiny_splits()
+    train = splits.loader("train", batch_size=32, seed=3)
+    assert train.shuffle and train.device == torch.device("cpu") and train.batch_size == 32
+    torch.testing.assert_close(train.mean.flatten(), torch.full((3,), 0.5))
+    val = splits.loader("val", batch_size=8)
+    assert not val.shuffle and len(val) == 5
+    part = splits.loader(splits.train.take([0, 5, 7]), batch_size=2)
+    assert part.num_examples == 3 and part.labels.tolist() == [0, 5, 7]
+    with pytest.raises(ValueError, match="'train', 'val', 'test' or a Split"):
+        splits.loader("validation", batch_size=8)
+    moved = dataclasses.replace(splits, device="meta")  # a device without memory: only where
+    assert moved.loader("val", batch_size=8).images.device.type == "meta"
+
+
+def test_train_model_takes_a_loader_a_wrapper_and_a_fixed_subset():
+    from recipe_utils import models
+
+    splits = tiny_splits()
+    config = ru.TrainConfig(epochs=1, lr=1e-3, eval_train=False)
+    make = lambda: models.fast_net(widths=(4, 8, 8))  # noqa: E731
+    loader = splits.loader("train", batch_size=48, seed=0)
+    _, given = train_model(make, splits, config, loader=loader)
+    assert len(given.step_loss) == 2 and "val_acc" in given.final
+    wrapped = []
+    _, history = train_model(make, splits, config, train_size=40, batch_size=20,
+                             wrap=lambda inner: wrapped.append(inner) or inner)
+    assert wrapped[0].num_examples == 40 and len(history.step_loss) == 2
+    # subset_seed fixes the images while config.seed varies the rest
+    seen = []
+    for seed in (1, 2):
+        train_model(make, splits, dataclasses.replace(config, seed=seed), train_size=40,
+                    subset_seed=7, wrap=lambda inner: seen.append(inner) or inner, validate=False)
+    assert torch.equal(seen[0].images, seen[1].images) and seen[0].seed != seen[1].seed

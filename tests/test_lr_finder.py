@@ -57,7 +57,11 @@ def test_does_not_train_the_model_and_plots():
     assert torch.equal(model.weight, before)
     assert len(result.lrs) == len(result.losses) == len(result.smoothed) <= 30
     assert np.all(np.diff(result.lrs) > 0)
-    assert plot_lr_finder(result) is not None
+    ax = plot_lr_finder(result)
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), result.lrs)  # the raw losses
+    np.testing.assert_array_equal(ax.lines[1].get_ydata(), result.smoothed)
+    assert ax.lines[2].get_xdata()[0] == pytest.approx(result.suggestion)  # the dashed marker
+    assert ax.get_xscale() == "log"
 
 
 def test_bad_ranges_are_refused():

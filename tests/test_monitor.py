@@ -1,5 +1,6 @@
 """Monitoring statistics: dead units, activation and gradient stats, update/weight ratio."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -84,7 +85,11 @@ def test_update_ratio_equals_lr_times_grad_over_weight_for_sgd():
     monitor.detach()
     optimizer.step()
     assert monitor.steps == [0, 2, 4]
-    assert plot_update_ratios(monitor) is not None
+    ax = plot_update_ratios(monitor)
+    curves = {line.get_label(): line for line in ax.lines}
+    assert list(curves["3.weight"].get_xdata()) == [0, 2, 4]
+    np.testing.assert_allclose(curves["3.weight"].get_ydata(), np.log10(expected), rtol=1e-5)
+    assert curves["1e-3"].get_ydata()[0] == -3
     assert monitor.median_ratio("3.weight") == pytest.approx(sorted(expected)[1], rel=1e-5)
 
 

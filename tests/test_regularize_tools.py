@@ -24,7 +24,12 @@ def test_reliability_of_a_calibrated_and_an_overconfident_model():
     # the same predictions, all claimed at 98%: the gap is the mean over-confidence
     sure = np.where(probs == probs.max(1, keepdims=True), 0.98, 0.01)
     assert expected_calibration_error(sure, targets) > 0.15
-    assert plot_reliability(sure, targets) is not None
+    ax = plot_reliability(sure, targets)
+    diagonal, curve = ax.lines[0], ax.lines[1]
+    assert list(diagonal.get_xdata()) == [0, 1] and list(diagonal.get_ydata()) == [0, 1]
+    # every prediction claimed at 98%: one point, at that confidence and the true accuracy
+    assert curve.get_xdata() == pytest.approx([0.98])
+    assert curve.get_ydata() == pytest.approx([(sure.argmax(1) == targets).mean()])
 
 
 def test_reliability_refuses_logits():
@@ -50,9 +55,13 @@ def test_filter_grid_and_plots():
     net = models.tiny_cnn(width=8)
     grid = plots.filter_grid(net[0].weight)
     assert grid.dtype == np.uint8 and grid.shape == (3 + 1, 8 * (3 + 1), 3)
-    assert plots.plot_filters(net) is not None
+    ax = plots.plot_filters(net)
+    np.testing.assert_array_equal(ax.images[0].get_array(), grid)  # what is shown is the grid
+    assert "8 filters" in ax.get_title()
     with pytest.raises(ValueError, match="RGB"):
         plots.filter_grid(torch.zeros(4, 1, 3, 3))
     ax = plots.plot_schedules(100, {"one-cycle": schedules.one_cycle, "constant": schedules.constant})
     assert len(ax.lines) == 2
-    assert plots.plot_learning_curve([100, 1000], [0.2, 0.4]) is not None
+    ax = plots.plot_learning_curve([100, 1000], [0.2, 0.4])
+    assert list(ax.lines[0].get_xdata()) == [100, 1000] and list(ax.lines[0].get_ydata()) == [0.2, 0.4]
+    assert ax.get_xscale() == "log"

@@ -84,3 +84,23 @@ def test_distribution_name_is_not_taken_and_colab_keeps_its_widgets():
     (widgets,) = [d for d in PYPROJECT["project"]["dependencies"] if d.startswith("ipywidgets")]
     floor = tuple(int(x) for x in re.search(r">=\s*([\d.]+)", widgets).group(1).split("."))
     assert floor <= (7, 7), "Colab preinstalls ipywidgets 7.x: a higher floor forces a restart"
+
+
+def test_no_module_imports_a_private_name_of_another():
+    import ast
+
+    offences = []
+    for path in sorted((REPO / "recipe_utils").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        modules = {alias.asname or alias.name for node in ast.walk(tree)
+                   if isinstance(node, ast.ImportFrom) and node.level > 0 for alias in node.names}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level > 0:
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                if private or any(part.startswith("_") for part in (node.module or "").split(".")):
+                    offences.append(f"{path.name}: from {'.' * node.level}{node.module} import {private}")
+            elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                  and node.value.id in modules and node.attr.startswith("_")
+                  and not node.attr.startswith("__")):
+                offences.append(f"{path.name}: {node.value.id}.{node.attr}")
+    assert not offences, offences

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from ..progress import bar
-from ._checks import check_images
+from .inputs import check_images
 
 # chosen on CIFAR-10 (notebook 01 shows the trade-off): most of ciFAIR's near duplicates
 # fall below it, while most ordinary test images have no training image this close
@@ -175,33 +175,34 @@ def find_duplicates(
     k = min(per_image + (other is None), len(references))
     found_i, found_j, found_d = [], [], []
     searched = "images" if other is None else f"images x {len(other)}"
-    for start in bar(range(0, len(images), block), desc=f"duplicates {len(images)} {searched}",
-                     enabled=progress, unit="block"):
-        batch = torch.from_numpy(images[start:start + block]).to(device)
-        queries = _variants(batch, shifts, flips)
-        rows = torch.arange(start, start + len(queries[0]), device=device)
-        best_sim, best_idx = [], []
-        for ref_start in range(0, len(references), 8 * block):
-            ref = references[ref_start:ref_start + 8 * block]
-            sim = queries[0] @ ref.T
-            for q in queries[1:]:
-                torch.maximum(sim, q @ ref.T, out=sim)
-            if other is None:  # an image is not its own duplicate
-                cols = torch.arange(ref_start, ref_start + len(ref), device=device)
-                sim[rows[:, None] == cols[None, :]] = -2.0
-            top = sim.topk(min(k, len(ref)), dim=1)
-            best_sim.append(top.values)
-            best_idx.append(top.indices + ref_start)
-        sims, idx = torch.cat(best_sim, 1), torch.cat(best_idx, 1)
-        candidates = idx.gather(1, sims.topk(min(k, sims.shape[1]), dim=1).indices)
-        # the coarse search finds candidates; an every-pixel aligned, finer match decides
-        distance = 1.0 - _rescore(batch, fine_references[candidates], flips)
-        keep = distance <= threshold
-        if other is None:  # a lone image's only candidate is itself
-            keep &= candidates != rows[:, None]
-        found_i.append(rows[:, None].expand_as(keep)[keep].cpu())
-        found_j.append(candidates[keep].cpu())
-        found_d.append(distance[keep].cpu())
+    with bar(range(0, len(images), block), desc=f"duplicates {len(images)} {searched}",
+             enabled=progress, unit="block") as progress_bar:
+        for start in progress_bar:
+            batch = torch.from_numpy(images[start:start + block]).to(device)
+            queries = _variants(batch, shifts, flips)
+            rows = torch.arange(start, start + len(queries[0]), device=device)
+            best_sim, best_idx = [], []
+            for ref_start in range(0, len(references), 8 * block):
+                ref = references[ref_start:ref_start + 8 * block]
+                sim = queries[0] @ ref.T
+                for q in queries[1:]:
+                    torch.maximum(sim, q @ ref.T, out=sim)
+                if other is None:  # an image is not its own duplicate
+                    cols = torch.arange(ref_start, ref_start + len(ref), device=device)
+                    sim[rows[:, None] == cols[None, :]] = -2.0
+                top = sim.topk(min(k, len(ref)), dim=1)
+                best_sim.append(top.values)
+                best_idx.append(top.indices + ref_start)
+            sims, idx = torch.cat(best_sim, 1), torch.cat(best_idx, 1)
+            candidates = idx.gather(1, sims.topk(min(k, sims.shape[1]), dim=1).indices)
+            # the coarse search finds candidates; an every-pixel aligned, finer match decides
+            distance = 1.0 - _rescore(batch, fine_references[candidates], flips)
+            keep = distance <= threshold
+            if other is None:  # a lone image's only candidate is itself
+                keep &= candidates != rows[:, None]
+            found_i.append(rows[:, None].expand_as(keep)[keep].cpu())
+            found_j.append(candidates[keep].cpu())
+            found_d.append(distance[keep].cpu())
     flat = _flat_pairs(images, other, threshold=threshold, per_image=per_image,
                        device=device, block=block)
     i = np.concatenate([torch.cat(found_i).numpy(), flat[0]]).astype(np.int64)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_labels
+from .inputs import check_labels
 
 METHODS = ("self_confidence", "normalized_margin")
 

@@ -10,7 +10,7 @@ import dataclasses
 
 import numpy as np
 
-from ._checks import check_images
+from .inputs import check_images
 from .stats import image_stats
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ._checks import check_images, check_labels
+from .inputs import check_images, check_labels
 
 
 @dataclasses.dataclass(frozen=True, repr=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_images, check_labels
+from .inputs import check_images, check_labels
 
 
 def class_balance(labels, *, num_classes: int | None = None) -> np.ndarray:

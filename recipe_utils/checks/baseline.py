@@ -23,6 +23,7 @@ from statistics import NormalDist
 import torch
 from torch import nn
 
+from ..engine import train_step
 from .result import CheckResult, inconclusive, make_result
 
 NAME = "beats input-independent baseline"
@@ -94,9 +95,7 @@ def check_input_independent_baseline(
     for step in range(1, steps + 1):
         idx = order[(step - 1) * size: step * size]
         trained.train()
-        optimizer.zero_grad()
-        loss_fn(trained(inputs[idx]), targets[idx]).backward()
-        optimizer.step()
+        train_step(trained, inputs[idx], targets[idx], optimizer=optimizer, loss_fn=loss_fn)
         if step % every == 0 or step == steps:
             predictions.append(_scores(trained, val[0]).argmax(1))
             train_scores = _scores(trained, inputs)

@@ -9,16 +9,13 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ..engine import in_mode, train_step
 from .result import CheckResult, inconclusive, make_result
 
 
 def _forward(model: nn.Module, inputs: torch.Tensor, *, train: bool) -> torch.Tensor:
-    was = model.training
-    model.train(train)
-    try:
+    with in_mode(model, train):
         return model(inputs)
-    finally:
-        model.train(was)
 
 
 def check_inputs(inputs: torch.Tensor) -> CheckResult:
@@ -183,9 +180,8 @@ def check_parameters_update(model, batch, *, loss_fn, make_optimizer) -> CheckRe
     inputs, targets = batch
     optimizer = make_optimizer(model)
     before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
-    optimizer.zero_grad()
-    loss_fn(_forward(model, inputs, train=True), targets).backward()
-    optimizer.step()
+    model.train()  # a throwaway copy: its mode need not be restored
+    train_step(model, inputs, targets, optimizer=optimizer, loss_fn=loss_fn)
     params = dict(model.named_parameters())
     same = [n for n, old in before.items() if torch.equal(old, params[n].detach())]
     return make_result("parameters update", not same, f"{len(before) - len(same)} of {len(before)} "
@@ -218,9 +214,7 @@ def _train_steps(model, inputs, targets, *, loss_fn, make_optimizer, steps: int,
             for m in model.modules():
                 if isinstance(m, nn.modules.dropout._DropoutNd):
                     m.eval()
-        optimizer.zero_grad()
-        loss_fn(model(inputs), targets).backward()
-        optimizer.step()
+        train_step(model, inputs, targets, optimizer=optimizer, loss_fn=loss_fn)
         if on_check is not None and step % every == 0 and on_check(model):
             return
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..train import device_of
+from ..engine import device_of, eval_mode
 from . import model as checks
 from . import validate
 from .baseline import NAME as BASELINE
@@ -78,15 +78,11 @@ def _validated(model, batch, val, *, num_classes, device):
         return rows, None, None, None
     pair = tuple(t.to(device) for t in pair)
     val_pair = tuple(t.to(device) for t in val_pair) if val_pair is not None else None
-    was = model.training
     try:
-        model.eval()
-        with torch.no_grad():
+        with eval_mode(model), torch.no_grad():
             outputs = model(pair[0][:8])
     except Exception as error:  # noqa: BLE001
         return [_crashed("model runs on the batch", error)], None, None, None
-    finally:
-        model.train(was)
     num_classes, rows = validate.check_outputs(outputs, num_classes=num_classes)
     if num_classes is not None:
         rows += validate.check_target_range(pair[1], num_classes=num_classes, what="batch")
