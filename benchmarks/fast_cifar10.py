@@ -1,20 +1,24 @@
-"""The fast recipe against airbench94, or, on a CPU, the best it reaches in a time budget.
+"""The fast recipe against airbench94 on a GPU; on a CPU, its accuracy in a wall-clock budget.
 
-    python benchmarks/fast_cifar10.py                 # GPU: recipe vs airbench94, 5 seeds each
-    python benchmarks/fast_cifar10.py --long          # GPU: the long variant (target 96%)
-    python benchmarks/fast_cifar10.py --device cpu    # CPU: accuracy after 2.5, 5, 10 minutes
+    python benchmarks/fast_cifar10.py                 # GPU: recipe vs airbench94 (5 seeds each),
+                                                      #      then the long variant (target 96%)
+    python benchmarks/fast_cifar10.py --short         # GPU: only the race (--long: only the long one)
+    python benchmarks/fast_cifar10.py --device cpu    # CPU: 10, 5 and 2.5 minutes, 3 seeds each
+    python benchmarks/fast_cifar10.py --device cpu --speedups   # CPU: what each speed-up pays
     python benchmarks/fast_cifar10.py --device cpu --ablate 2 --widths 32 64 64   # tricks, one at a time
 
-Both arms train on the same 50,000 training images in one process and are scored on the
-10,000 test images (with their test-time augmentation). On a GPU each arm first runs one
-untimed warm-up training (reported separately: cuDNN autotuning, allocator growth), then
-the seeds alternate between the arms. airbench (`pip install airbench`, CUDA only) is
-skipped with a message when it is missing or there is no GPU.
+GPU race: both arms train on the same 50,000 training images in one process and are
+scored on the 10,000 test images (with their test-time augmentation). Each arm first
+runs one untimed warm-up training (reported separately: cuDNN autotuning, allocator
+growth), then the seeds alternate between the arms. airbench (`pip install airbench`,
+a pure-Python wheel: carry it to a machine without internet) is skipped with a message
+when it is missing or there is no GPU. The data is `ru.load_cifar10()`'s, so the
+offline bundle works there too (RECIPE_CIFAR10_OFFLINE).
 
-On a CPU the schedule must be fixed before training, so the script measures the
-throughput for a few steps, then trains one run per budget with as many epochs as fit
-in it: the curve is final accuracy against training minutes.
-Writes benchmarks/results/fast_cifar10[_long|_ablation]_<device>.json.
+CPU: each run trains for a wall-clock budget (`FastConfig.budget_seconds`): its
+schedules run on the fraction of the budget used, so it ends on time however fast the
+machine is. bf16 autocast is used only if the measured throughput says it pays here.
+Writes benchmarks/results/fast_cifar10[_speedups|_ablation]_<device>.json.
 """
 
 from __future__ import annotations
@@ -31,16 +35,17 @@ import torch
 from _results import metadata, write
 
 import recipe_utils as ru
-from recipe_utils import fast
+from recipe_utils import amp, engine, fast, squeeze
 
 LONG = dict(epochs=40.0, widths=(128, 384, 384))  # the "leave it training" variant
-CPU = dict(widths=(64, 128, 128), batch_size=512)  # sized for 2 cores: ~400 images/s
 
 
 def cpu_config(args, **changes) -> fast.FastConfig:
-    """The CPU-sized recipe, with --widths and `changes` applied."""
-    widths = {"widths": tuple(args.widths)} if args.widths else {}
-    return fast.FastConfig(**{**CPU, **widths, **changes})
+    """airbench94's recipe, with --widths / --batch-size and `changes` applied."""
+    sized = {"widths": tuple(args.widths)} if args.widths else {}
+    if args.batch_size:
+        sized["batch_size"] = args.batch_size
+    return fast.FastConfig(**{**sized, **changes})
 
 
 def run_recipe(train, test, config, device) -> dict:
@@ -48,7 +53,38 @@ def run_recipe(train, test, config, device) -> dict:
     return {k: v for k, v in result.items() if k not in ("model", "curve")}
 
 
-def run_airbench(data, seeds: list[int], device) -> dict | None:
+def race(train, test, *, config: fast.FastConfig, seeds: list[int], device,
+         with_airbench: bool = True) -> dict:
+    """The recipe (one warm-up, then `seeds`) and, on CUDA, airbench94 on the same data.
+
+    train, test: (uint8 images (N, 32, 32, 3), int labels (N,)). Returns per-arm runs,
+    mean and sd of TTA accuracy and training seconds, and the time ratio.
+    """
+    device = torch.device(device)
+    started = time.perf_counter()
+    run_recipe(train, test, dataclasses.replace(config, seed=10_000), device)  # warm-up
+    ours = {"warmup_seconds": time.perf_counter() - started, "runs": []}
+    for seed in seeds:
+        run = run_recipe(train, test, dataclasses.replace(config, seed=seed), device)
+        ours["runs"].append({"seed": seed, **run})
+        print(f"recipe seed {seed}: {run['tta_accuracy']:.4f} in {run['train_seconds']:.2f} s",
+              flush=True)
+    ours.update(_stats(ours["runs"]))
+    result = {"config": dataclasses.asdict(config), "recipe": ours}
+    theirs = run_airbench(train, test, seeds, device) if with_airbench else None
+    result["airbench94"] = theirs
+    if theirs:
+        result["time_ratio"] = ours["train_seconds_mean"] / theirs["train_seconds_mean"]
+    print(f"{'arm':<12} {'tta acc mean':>12} {'sd':>7} {'train s':>8}")
+    for arm in ("recipe", "airbench94"):
+        if result.get(arm):
+            r = result[arm]
+            print(f"{arm:<12} {r['tta_accuracy_mean']:12.4f} {r['tta_accuracy_std']:7.4f} "
+                  f"{r['train_seconds_mean']:8.2f}")
+    return result
+
+
+def run_airbench(train, test, seeds: list[int], device) -> dict | None:
     """airbench94 on our copy of the data; None (with the reason printed) when unavailable."""
     if device.type != "cuda":
         print("airbench94 needs CUDA; skipped on", device)
@@ -60,10 +96,10 @@ def run_airbench(data, seeds: list[int], device) -> dict | None:
         return None
     folder = Path(tempfile.mkdtemp()) / "cifar10"  # airbench reads ./cifar10/{train,test}.pt
     folder.mkdir()
-    for name, images, labels in (("train", data.train_images, data.train_labels),
-                                 ("test", data.test_images, data.test_labels)):
+    classes = [str(c) for c in range(10)]  # airbench reads only the count
+    for name, (images, labels) in (("train", train), ("test", test)):
         torch.save({"images": torch.as_tensor(images), "labels": torch.as_tensor(labels),
-                    "classes": list(data.classes)}, folder / f"{name}.pt")
+                    "classes": classes}, folder / f"{name}.pt")
     cwd = os.getcwd()
     os.chdir(folder.parent)
     try:
@@ -98,94 +134,185 @@ def _stats(runs: list[dict]) -> dict:
             "n": len(runs)}
 
 
-def gpu_benchmark(data, args, device) -> dict:
-    config = fast.FastConfig(**(LONG if args.long else {}))
-    train, test = (data.train_images, data.train_labels), (data.test_images, data.test_labels)
-    seeds = list(range(args.seeds))
-    started = time.perf_counter()
-    run_recipe(train, test, dataclasses.replace(config, seed=999), device)  # warm-up
-    ours = {"warmup_seconds": time.perf_counter() - started, "runs": []}
+def time_steps(train, config: fast.FastConfig, device, *, seconds: float = 20.0,
+               compile: bool = False, inference_mode: bool = True) -> dict:
+    """Training images/s of `config` over about `seconds` (after 2 untimed steps), and
+    TTA evaluation images/s under inference_mode (else no_grad)."""
+    device = torch.device(device)
+    images, labels = train
+    loader = ru.DeviceLoader(images, labels, batch_size=config.batch_size, mean=(0.5,) * 3,
+                             std=(0.25,) * 3, shuffle=True, drop_last=True, device=device,
+                             augment=ru.Augment(flip=True, translate=config.translate))
+    torch.manual_seed(0)
+    layout = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = fast.make_fast_net(config).to(device, memory_format=layout)
+    optimizer = fast.make_sgd(model, config)
+    step_model = torch.compile(model) if compile else model
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=config.label_smoothing, reduction="sum")
+    dtype = amp.amp_dtype(device, cpu_bf16=config.cpu_bf16)
+    batches = (batch for _ in iter(int, 1) for batch in loader)  # epoch after epoch
+    setup = time.perf_counter()
+    count, started = 0, None
+    while True:
+        inputs, targets = next(batches)
+        engine.train_step(step_model, inputs.contiguous(memory_format=layout), targets,
+                             optimizer=optimizer, loss_fn=loss_fn, dtype=dtype)
+        fast.synchronize(device)
+        count += 1
+        if count == 2:  # compilation and first-call costs end here
+            setup, started = time.perf_counter() - setup, time.perf_counter()
+        elif count > 2 and time.perf_counter() - started > seconds:
+            break
+    train_rate = (count - 2) * config.batch_size / (time.perf_counter() - started)
+    test_inputs = loader.normalize(loader.images[:1000]).contiguous(memory_format=layout)
+    context = torch.inference_mode if inference_mode else torch.no_grad
+    with context(), engine.eval_mode(model), engine.autocast_to(device, dtype):
+        squeeze.tta_logits(model, test_inputs, level=2)  # untimed: first-call costs
+        fast.synchronize(device)
+        started = time.perf_counter()
+        squeeze.tta_logits(model, test_inputs, level=2)
+        fast.synchronize(device)
+    return {"train_images_per_s": train_rate, "first_two_steps_s": setup,
+            "tta_eval_images_per_s": len(test_inputs) / (time.perf_counter() - started)}
+
+
+SPEEDUPS = {  # each a change to airbench94 as published, or a measurement option
+    "airbench94 as published (float32, NHWC, batch 1024, widths 64/256/256)": {},
+    "channels-first (NCHW) instead": {"channels_last": False},
+    "batch 512": {"batch_size": 512},
+    "widths 64/128/128": {"widths": (64, 128, 128)},
+    "1 thread": {"threads": 1},
+    "torch.compile": {"compile": True},
+    "eval under no_grad (not inference_mode)": {"inference_mode": False},
+    "bf16 autocast (pays only with AMX or AVX512-BF16)": {"cpu_bf16": True},
+    "bf16, widths 64/128/128": {"cpu_bf16": True, "widths": (64, 128, 128)},
+}
+
+
+def measure_speedups(train, device, *, seconds: float = 10.0) -> list[dict]:
+    """One row per SPEEDUPS entry: its throughputs and gain over the first row."""
+    rows, threads = [], torch.get_num_threads()
+    for name, change in SPEEDUPS.items():
+        change = dict(change)
+        options = {k: change.pop(k) for k in ("compile", "inference_mode") if k in change}
+        torch.set_num_threads(change.pop("threads", threads))
+        try:
+            timing = time_steps(train, fast.FastConfig(**change), device, seconds=seconds, **options)
+        except Exception as error:  # e.g. torch.compile without a C++ compiler
+            timing = {"error": f"{type(error).__name__}: {error}"[:300]}
+        finally:
+            torch.set_num_threads(threads)
+        rows.append({"change": name, **timing})
+        base = rows[0].get("train_images_per_s")
+        if "train_images_per_s" in timing and base:
+            rows[-1]["train_gain"] = timing["train_images_per_s"] / base
+            rows[-1]["eval_gain"] = timing["tta_eval_images_per_s"] / rows[0]["tta_eval_images_per_s"]
+        print(f"{name:<70} " + (f"train {timing['train_images_per_s']:6.0f}/s  "
+              f"eval {timing['tta_eval_images_per_s']:6.0f}/s  first steps "
+              f"{timing['first_two_steps_s']:5.1f} s" if "error" not in timing else timing["error"]),
+              flush=True)
+    return rows
+
+
+def cpu_budgets(train, test, *, config: fast.FastConfig, minutes: list[float], seeds: list[int],
+                device) -> dict:
+    """Every seed at every budget (seeds outermost, so machine drift hits budgets alike)."""
+    runs = []
     for seed in seeds:
-        run = run_recipe(train, test, dataclasses.replace(config, seed=seed), device)
-        ours["runs"].append({"seed": seed, **run})
-        print(f"recipe seed {seed}: {run['tta_accuracy']:.4f} in {run['train_seconds']:.2f} s",
-              flush=True)
-    ours.update(_stats(ours["runs"]))
-    result = {"config": dataclasses.asdict(config), "recipe": ours}
-    if not args.long:
-        theirs = run_airbench(data, seeds, device)
-        result["airbench94"] = theirs
-        if theirs:
-            result["time_ratio"] = ours["train_seconds_mean"] / theirs["train_seconds_mean"]
-    print(f"{'arm':<12} {'tta acc mean':>12} {'std':>7} {'train s':>8}")
-    for arm in ("recipe", "airbench94"):
-        if result.get(arm):
-            r = result[arm]
-            print(f"{arm:<12} {r['tta_accuracy_mean']:12.4f} {r['tta_accuracy_std']:7.4f} "
-                  f"{r['train_seconds_mean']:8.2f}")
-    return result
-
-
-def cpu_benchmark(data, args, device) -> dict:
-    n = args.train_size or len(data.train_labels)
-    pick = ru.data.stratified_subset(data.train_labels, n, seed=0)  # n = all: every index
-    train = (data.train_images[pick], data.train_labels[pick])
-    test = (data.test_images, data.test_labels)
-    base = cpu_config(args)
-    probe = fast.train_fast((train[0][:2048], train[1][:2048]), (test[0][:64], test[1][:64]),
-                            config=dataclasses.replace(base, epochs=2, tta=0), device=device)
-    images_per_s = probe["steps"] * base.batch_size / probe["train_seconds"]
-    print(f"throughput {images_per_s:.0f} training images/s with widths {base.widths}", flush=True)
-    rows = []
-    for minutes in args.minutes:
-        epochs = round(minutes * 60 * images_per_s / n, 2)
-        run = run_recipe(train, test, dataclasses.replace(base, epochs=epochs), device)
-        rows.append({"budget_minutes": minutes, **run, "train_minutes": run["train_seconds"] / 60})
-        print(f"{minutes:5.1f} min budget: {epochs:5.2f} epochs, {run['train_seconds'] / 60:5.2f} "
-              f"min trained, acc {run['accuracy']:.4f}, with TTA {run['tta_accuracy']:.4f}",
-              flush=True)
-    return {"config": dataclasses.asdict(base), "train_size": n,
-            "probe_images_per_s": images_per_s, "curve": rows,
-            "best_tta_accuracy_within_10_min": max(
-                (r["tta_accuracy"] for r in rows if r["train_minutes"] <= 10.5), default=None)}
+        for budget in minutes:
+            run = run_recipe(train, test, dataclasses.replace(
+                config, budget_seconds=60 * budget, seed=seed), device)
+            runs.append({"budget_minutes": budget, "seed": seed, **run})
+            print(f"{budget:5.1f} min, seed {seed}: {run['epochs']:5.2f} epochs in "
+                  f"{run['train_seconds'] / 60:5.2f} min, acc {run['accuracy']:.4f}, "
+                  f"with TTA {run['tta_accuracy']:.4f}", flush=True)
+    summary = []
+    for budget in minutes:
+        mine = [r for r in runs if r["budget_minutes"] == budget]
+        row = {"budget_minutes": budget, "n": len(mine)}
+        for key in ("tta_accuracy", "accuracy", "epochs", "train_seconds", "tta_seconds"):
+            values = np.array([r[key] for r in mine])
+            row[f"{key}_mean"], row[f"{key}_std"] = float(values.mean()), float(values.std(ddof=1)
+                                                                                 if len(values) > 1 else 0.0)
+        summary.append(row)
+    print(f"{'budget':>7} {'TTA acc mean':>12} {'sd':>6} {'no-TTA':>7} {'epochs':>7} {'min trained':>11}")
+    for r in summary:
+        print(f"{r['budget_minutes']:7.1f} {r['tta_accuracy_mean']:12.4f} {r['tta_accuracy_std']:6.4f} "
+              f"{r['accuracy_mean']:7.4f} {r['epochs_mean']:7.2f} {r['train_seconds_mean'] / 60:11.2f}")
+    return {"config": dataclasses.asdict(config), "train_size": len(train[1]), "runs": runs,
+            "summary": summary}
 
 
 def cpu_ablation(data, args, device) -> dict:
     """Each trick removed alone, on all training images, at a CPU-sized width and length."""
     config = cpu_config(args, epochs=args.ablate)
     rows = fast.ablate((data.train_images, data.train_labels), (data.test_images, data.test_labels),
-                       config=config, device=device, seeds=1)
+                       config=config, device=device, seeds=args.seeds or 1)
     for row in rows:
-        print(f"{row['run']:<30} acc {row['acc']:.4f}  TTA {row['tta_acc']:.4f}  "
+        delta = f"  {row['delta']:+.4f} ± {row['delta_sd']:.4f}" if "delta" in row else ""
+        print(f"{row['run']:<30} acc {row['acc']:.4f}  TTA {row['tta_acc']:.4f}{delta}  "
               f"{row['seconds']:6.1f} s", flush=True)
     return {"config": dataclasses.asdict(config), "ablation": rows}
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default=None)
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--long", action="store_true", help="the long variant (GPU)")
-    parser.add_argument("--minutes", type=float, nargs="+", default=[2.5, 5.0, 10.0],
+    parser.add_argument("--seeds", type=int, default=None, help="GPU: 5, CPU: 3")
+    parser.add_argument("--long", action="store_true", help="GPU: only the long variant")
+    parser.add_argument("--short", action="store_true", help="GPU: only the race, not the long variant")
+    parser.add_argument("--race", action="store_true", help="the GPU race on any device (slow on CPU)")
+    parser.add_argument("--minutes", type=float, nargs="+", default=[10.0, 5.0, 2.5],
                         help="CPU training budgets")
-    parser.add_argument("--train-size", type=int, default=None, help="CPU: fewer images")
+    parser.add_argument("--train-size", type=int, default=None, help="fewer training images")
     parser.add_argument("--widths", type=int, nargs=3, default=None, help="CPU: block widths")
+    parser.add_argument("--batch-size", type=int, default=None, help="CPU: batch size")
+    parser.add_argument("--fp32", action="store_true", help="CPU: no bf16 even if it pays")
+    parser.add_argument("--speedups", action="store_true", help="CPU: measure each speed-up")
     parser.add_argument("--ablate", type=float, default=None, metavar="EPOCHS",
                         help="CPU: the one-trick-at-a-time ablation at this many epochs")
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=None, help="results folder")
+    args = parser.parse_args(argv)
     device = torch.device(args.device) if args.device else ru.select_device()
     data = ru.load_cifar10()
+    n = args.train_size or len(data.train_labels)
+    pick = ru.data.stratified_subset(data.train_labels, n, seed=0)  # n = all: every index
+    train = (data.train_images[pick], data.train_labels[pick])
+    test = (data.test_images, data.test_labels)
     if args.ablate:
-        result = cpu_ablation(data, args, device)
-    elif device.type == "cuda":
-        result = gpu_benchmark(data, args, device)
+        kind, result = "_ablation", cpu_ablation(data, args, device)
+    elif args.speedups:
+        kind, result = "_speedups", {"speedups": measure_speedups(train, device)}
+    elif device.type == "cuda" or args.race:
+        seeds = list(range(args.seeds or 5))
+        started = time.perf_counter()
+        kind, result = ("" if device.type == "cuda" else "_race"), {}
+        if not args.long:  # the race: the recipe and airbench94 in this process, same data
+            result = race(train, test, config=fast.FastConfig(), seeds=seeds, device=device)
+        if not args.short:  # the long variant (target 96%)
+            result["long"] = race(train, test, config=fast.FastConfig(**LONG), seeds=seeds,
+                                  device=device, with_airbench=False)
+        result["total_minutes"] = (time.perf_counter() - started) / 60
+        print(f"everything took {result['total_minutes']:.1f} min", flush=True)
     else:
-        result = cpu_benchmark(data, args, device)
+        bf16 = not args.fp32 and _bf16_pays(train, device)
+        config = cpu_config(args, cpu_bf16=bf16)
+        kind, result = "", cpu_budgets(train, test, config=config, minutes=args.minutes,
+                                       seeds=list(range(args.seeds or 3)), device=device)
     note = ("the offline JPEG q75 bundle" if os.environ.get("RECIPE_CIFAR10_OFFLINE")
             else "CIFAR-10 from torchvision's download")
-    kind = "_long" if args.long else "_ablation" if args.ablate else ""
     name = f"fast_cifar10{kind}_{device.type}.json"
-    write({**metadata("fast_cifar10", device), "data": note, **result}, name)
+    write({**metadata("fast_cifar10", device), "data": note, **result}, name,
+          **({"out": args.out} if args.out else {}))
+
+
+def _bf16_pays(train, device) -> bool:
+    """True when bf16 autocast trains at least 1.2x faster than float32 on this CPU."""
+    rates = [time_steps(train, fast.FastConfig(cpu_bf16=b), device, seconds=8)["train_images_per_s"]
+             for b in (False, True)]
+    print(f"float32 {rates[0]:.0f} images/s, bf16 {rates[1]:.0f}: "
+          f"{'bf16' if rates[1] >= 1.2 * rates[0] else 'float32'} it is", flush=True)
+    return rates[1] >= 1.2 * rates[0]
 
 
 if __name__ == "__main__":

@@ -31,8 +31,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .amp import autocast, grad_scaler
+from . import models
+from .amp import amp_dtype, grad_scaler
 from .data import channel_stats
+from .engine import set_lr, train_step
 from .loader import Augment, DeviceLoader
 from .schedules import triangle
 from .squeeze import predict_tta
@@ -40,26 +42,41 @@ from .squeeze import predict_tta
 
 @dataclasses.dataclass(frozen=True)
 class FastConfig:
-    """One fast-recipe run. The defaults are airbench94's published hyperparameters."""
+    """One fast-recipe run. The defaults are airbench94's published hyperparameters
+    (legacy/airbench94.py in KellerJordan/cifar10-airbench), except `budget_seconds`,
+    `cpu_bf16` and `seed`, which are this course's."""
 
     epochs: float = 9.9
+    budget_seconds: float | None = None  # train until this much wall-clock time (epochs ignored)
     batch_size: int = 1024
     lr: float = 11.5  # per 1024 examples, decoupled from momentum
+    lr_start: float = 0.2  # the triangle schedule: start, peak at `lr_peak` of training, end
+    lr_peak: float = 0.23
+    lr_final: float = 0.07
     momentum: float = 0.85
     weight_decay: float = 0.0153  # per 1024 examples, decoupled from lr
     bias_scaler: float = 64.0  # lr multiplier of the BatchNorm shifts
     label_smoothing: float = 0.2
     widths: tuple[int, int, int] = (64, 256, 256)
     bn_momentum: float = 0.4  # PyTorch convention: weight of the new batch statistics
+    bn_eps: float = 1e-12
+    logit_scale: float = 1 / 9  # the head's outputs are multiplied by this
     translate: int = 2
     whiten: bool = True
     whiten_bias_epochs: int = 3
+    whiten_images: int = 5000  # random training images the whitening is computed from
+    whiten_eps: float = 5e-4
     dirac: bool = True
     frozen_bn_scale: bool = True
     nesterov: bool = True
     lookahead: bool = True
+    lookahead_every: int = 5  # steps between pulls into the average (from the first step)
+    lookahead_decay: float = 0.95  # per step; the pull's weight is decay**every * progress**power
+    lookahead_power: float = 3.0
     alt_flip: bool = True
     tta: int = 2  # 0 none, 1 mirror, 2 mirror + shifts
+    cpu_bf16: bool = False  # bf16 autocast on a CPU (pays only with AMX / AVX512-BF16)
+    channels_last: bool = True  # NHWC memory layout, faster convolutions on most devices
     seed: int = 0
 
 
@@ -83,54 +100,27 @@ def patch_whitening(inputs: torch.Tensor, *, kernel: int = 2, eps: float = 5e-4)
     return torch.cat([filters, -filters])
 
 
-class _Scale(nn.Module):
-    def __init__(self, factor: float):
-        super().__init__()
-        self.factor = factor
-
-    def forward(self, x):
-        return x * self.factor
-
-
-def _batchnorm(width: int, config: FastConfig) -> nn.BatchNorm2d:
-    norm = nn.BatchNorm2d(width, eps=1e-12, momentum=config.bn_momentum)
-    norm.weight.requires_grad = not config.frozen_bn_scale
-    return norm
-
-
 def make_fast_net(config: FastConfig = FastConfig(), *, num_classes: int = 10) -> nn.Sequential:
-    """(N, 3, 32, 32) -> 2x2 stem (N, 24, 31, 31) -> 3 blocks (N, w, 15|7|3, ..) -> (N, classes).
+    """`models.fast_net` with airbench94's stem and the tricks `config` switches on.
 
-    Each block: conv -> max-pool -> BN -> GELU -> conv -> BN -> GELU. The stem's weights
-    are set by `init_whitening` (and frozen) when `config.whiten`.
+    (N, 3, 32, 32) -> (N, num_classes). With `config.whiten` the 2x2 stem is frozen; its
+    weights are set by `init_whitening`.
     """
-    stem_width = 2 * 3 * 2 * 2
-    layers: list[nn.Module] = [nn.Conv2d(3, stem_width, 2, bias=True), nn.GELU()]
-    c_in = stem_width
-    for w in config.widths:
-        layers += [nn.Conv2d(c_in, w, 3, padding=1, bias=False), nn.MaxPool2d(2),
-                   _batchnorm(w, config), nn.GELU(),
-                   nn.Conv2d(w, w, 3, padding=1, bias=False), _batchnorm(w, config), nn.GELU()]
-        c_in = w
-    layers += [nn.MaxPool2d(3), nn.Flatten(), nn.Linear(c_in, num_classes, bias=False),
-               _Scale(1 / 9)]
-    model = nn.Sequential(*layers)
-    if config.dirac:
-        for m in model.modules():
-            if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3):
-                nn.init.dirac_(m.weight.data[:m.in_channels])
-    if config.whiten:
-        model[0].weight.requires_grad = False
+    model = models.fast_net(num_classes=num_classes, widths=config.widths, stem="patch",
+                            bn_momentum=config.bn_momentum, bn_eps=config.bn_eps,
+                            frozen_bn_scale=config.frozen_bn_scale, dirac=config.dirac,
+                            head_bias=False, logit_scale=config.logit_scale)
+    model[0].weight.requires_grad = not config.whiten
     return model
 
 
-def init_whitening(model: nn.Sequential, inputs: torch.Tensor) -> None:
+def init_whitening(model: nn.Sequential, inputs: torch.Tensor, *, eps: float = 5e-4) -> None:
     """Set the stem's weights from normalized training inputs (N, 3, H, W)."""
     with torch.no_grad():
-        model[0].weight.copy_(patch_whitening(inputs, kernel=model[0].kernel_size[0]))
+        model[0].weight.copy_(patch_whitening(inputs, kernel=model[0].kernel_size[0], eps=eps))
 
 
-def make_optimizer(model: nn.Module, config: FastConfig) -> torch.optim.SGD:
+def make_sgd(model: nn.Module, config: FastConfig) -> torch.optim.SGD:
     """SGD with the decoupled lr and weight decay; BatchNorm shifts at `bias_scaler` x lr."""
     kilostep = 1024 * (1 + 1 / (1 - config.momentum))  # mean step size of Nesterov SGD
     lr = config.lr / kilostep
@@ -169,10 +159,14 @@ def train_fast(train: tuple, test: tuple, *, config: FastConfig = FastConfig(),
                device: str | torch.device = "cpu", eval_every_epoch: bool = False) -> dict:
     """Train one fast-recipe model and measure it on `test`.
 
-    train, test: (images uint8 (N, 32, 32, 3), labels int (N,)). Returns a dict with
-    "accuracy" (no TTA), "tta_accuracy" (config.tta), "train_seconds" (whitening init and
-    training steps, device-synchronized, evaluation excluded), "tta_seconds", "epochs" and,
-    with `eval_every_epoch`, "curve": [(train seconds so far, epoch, accuracy), ...].
+    train, test: (images uint8 (N, 32, 32, 3), labels int (N,)). Trains `config.epochs`
+    epochs, or, with `config.budget_seconds`, until that much wall-clock time has passed:
+    the schedules (learning rate, lookahead) then run on the fraction of the budget used,
+    so that the run ends on its schedule's end however fast the machine turns out to be.
+    Returns a dict with "accuracy" (no TTA), "tta_accuracy" (config.tta), "train_seconds"
+    (whitening init and training steps, device-synchronized, evaluation excluded),
+    "tta_seconds", "epochs" (trained), "steps", "model" and, with `eval_every_epoch`,
+    "curve": [(train seconds so far, epoch, accuracy), ...].
     """
     device = torch.device(device)
     mean, std = channel_stats(np.asarray(train[0]))
@@ -183,57 +177,66 @@ def train_fast(train: tuple, test: tuple, *, config: FastConfig = FastConfig(),
     if len(loader) == 0:
         raise ValueError(f"{len(train[1])} training images make no full batch of "
                          f"{config.batch_size}; lower config.batch_size.")
+    budget = config.budget_seconds
+    if budget is not None and budget <= 0:
+        raise ValueError(f"config.budget_seconds must be > 0, got {budget}.")
     torch.manual_seed(config.seed)
-    model = make_fast_net(config).to(device).to(memory_format=torch.channels_last)
-    optimizer = make_optimizer(model, config)
+    layout = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = make_fast_net(config).to(device).to(memory_format=layout)
+    optimizer = make_sgd(model, config)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing, reduction="sum")
-    total = math.ceil(len(loader) * config.epochs)
+    dtype = amp_dtype(device, cpu_bf16=config.cpu_bf16)
+    scaler = grad_scaler(device) if dtype == torch.float16 else None
+    total = math.ceil(len(loader) * config.epochs)  # the step count when there is no budget
     lookahead = Lookahead(model) if config.lookahead else None
-    curve, elapsed, step = [], 0.0, 0
-    scaler = grad_scaler(device)
+    curve, elapsed, step, epoch, done = [], 0.0, 0, 0, False
+
+    def clock() -> float:  # training seconds so far
+        synchronize(device)
+        return elapsed + time.perf_counter() - started
 
     synchronize(device)
     started = time.perf_counter()
-    if config.whiten:  # a random 5,000 (a split may be sorted by class)
+    if config.whiten:  # random images (a split may be sorted by class)
         pick = torch.randperm(len(loader.images), generator=torch.Generator().manual_seed(
-            config.seed))[:5000].to(device)
-        init_whitening(model, loader.normalize(loader.images[pick]))
-    for epoch in range(math.ceil(config.epochs)):
+            config.seed))[:config.whiten_images].to(device)
+        init_whitening(model, loader.normalize(loader.images[pick]), eps=config.whiten_eps)
+    while not done:
         if config.whiten:
             model[0].bias.requires_grad = epoch < config.whiten_bias_epochs
         model.train()
         loader.set_epoch(epoch)
         for inputs, targets in loader:
-            for group in optimizer.param_groups:
-                group["lr"] = group["base_lr"] * triangle(step, total)
-            with autocast(device):
-                logits = model(inputs.contiguous(memory_format=torch.channels_last))
-            loss = loss_fn(logits.float(), targets)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()  # fp16 only; a pass-through otherwise
-            scaler.step(optimizer)
-            scaler.update()
+            # the schedules' clock: steps, or seconds of the budget (synchronized: the
+            # clock must see the queued steps; a no-op on CPU)
+            now, end = (step, total) if budget is None else (clock(), budget)
+            set_lr(optimizer, triangle(now, end, start=config.lr_start, peak=config.lr_peak,
+                                       final=config.lr_final))
+            train_step(model, inputs.contiguous(memory_format=layout), targets,
+                       optimizer=optimizer, loss_fn=loss_fn, dtype=dtype, scaler=scaler)
             step += 1
-            if lookahead is not None and step % 5 == 0:
-                lookahead.update(model, decay=0.95**5 * (step / total) ** 3)
-            if step >= total:
+            now = step if budget is None else clock()
+            done = now >= end
+            if lookahead is not None and step % config.lookahead_every == 0:
+                weight = config.lookahead_decay ** config.lookahead_every
+                lookahead.update(model, decay=weight * min(1.0, now / end) ** config.lookahead_power)
+            if done:
                 break
-        if lookahead is not None and step >= total:
+        epoch += 1
+        if lookahead is not None and done:
             lookahead.update(model, decay=1.0)  # end on the averaged weights
         synchronize(device)
         elapsed += time.perf_counter() - started
         if eval_every_epoch:  # the accuracy is read back to the host: nothing left queued
-            curve.append((elapsed, epoch + 1, _accuracy(model, test_loader, 0, device)))
+            curve.append((elapsed, epoch, _accuracy(model, test_loader, 0, device)))
         started = time.perf_counter()
-        if step >= total:
-            break
     accuracy = curve[-1][2] if curve else _accuracy(model, test_loader, 0, device)
     tta_started = time.perf_counter()
     tta_accuracy = _accuracy(model, test_loader, config.tta, device) if config.tta else accuracy
     synchronize(device)
     return {"accuracy": accuracy, "tta_accuracy": tta_accuracy, "train_seconds": elapsed,
-            "tta_seconds": time.perf_counter() - tta_started, "epochs": config.epochs,
-            "steps": step, "curve": curve, "model": model}
+            "tta_seconds": time.perf_counter() - tta_started,
+            "epochs": step / len(loader), "steps": step, "curve": curve, "model": model}
 
 
 def _accuracy(model, loader, level, device) -> float:
@@ -254,18 +257,28 @@ ABLATIONS = {
 
 def ablate(train: tuple, test: tuple, *, config: FastConfig = FastConfig(),
            device: str | torch.device = "cpu", seeds: int = 1) -> list[dict]:
-    """The full recipe, then each trick of ABLATIONS removed alone; rows of mean results.
+    """The full recipe, then each trick of ABLATIONS removed alone, each on the same seeds.
 
-    TTA is reported as its own pair of columns (it changes evaluation, not training).
+    Returns one row per run: "run", mean "acc" and "tta_acc" over the seeds, "tta_accs"
+    (per seed), "seconds" (mean training time) and, for each ablation, the paired
+    difference from the full recipe on the same seeds: "delta" (mean of tta_acc - full's),
+    "delta_sd" (sd over seeds, NaN for one seed) and "verdict" (`study.paired_effect`:
+    "helps" / "hurts" when |delta| > 2 sd, else "within noise"; the sign is that of
+    removing the trick). TTA is its own pair of columns (it changes evaluation, not training).
     """
+    from .study import paired_effect  # study is about experiments: imported only here
+
     rows = []
     for name, change in {"full recipe": {}, **ABLATIONS}.items():
         runs = [train_fast(train, test, device=device,
                            config=dataclasses.replace(config, seed=config.seed + s, **change))
                 for s in range(seeds)]
-        rows.append({"run": name,
-                     "acc": float(np.mean([r["accuracy"] for r in runs])),
-                     "tta_acc": float(np.mean([r["tta_accuracy"] for r in runs])),
-                     "tta_acc_std": float(np.std([r["tta_accuracy"] for r in runs])),
-                     "seconds": float(np.mean([r["train_seconds"] for r in runs]))})
+        tta = [r["tta_accuracy"] for r in runs]
+        row = {"run": name, "acc": float(np.mean([r["accuracy"] for r in runs])),
+               "tta_acc": float(np.mean(tta)), "tta_accs": tta,
+               "seconds": float(np.mean([r["train_seconds"] for r in runs]))}
+        if rows:
+            effect = paired_effect(tta, rows[0]["tta_accs"])
+            row.update(delta=effect["delta"], delta_sd=effect["sd"], verdict=effect["verdict"])
+        rows.append(row)
     return rows

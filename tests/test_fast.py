@@ -91,7 +91,7 @@ def test_fast_net_shapes_frozen_parts_and_dirac_init():
 def test_optimizer_gives_batchnorm_shifts_the_scaled_lr():
     config = fast.FastConfig(widths=(8, 16, 16))
     model = fast.make_fast_net(config)
-    shifts, others = fast.make_optimizer(model, config).param_groups
+    shifts, others = fast.make_sgd(model, config).param_groups
     assert shifts["lr"] == pytest.approx(others["lr"] * config.bias_scaler)
     assert len(shifts["params"]) == 6  # two BatchNorms per block
     # the decoupled weight decay: lr * weight_decay is the same in both groups
@@ -135,9 +135,41 @@ def test_train_fast_learns_and_is_deterministic():
 
 def test_ablate_removes_one_trick_per_row():
     config = fast.FastConfig(epochs=1, batch_size=64, widths=(4, 8, 8))
-    rows = fast.ablate(_color_task(128, 0), _color_task(64, 1), config=config)
+    rows = fast.ablate(_color_task(128, 0), _color_task(64, 1), config=config, seeds=2)
     assert [r["run"] for r in rows] == ["full recipe", *fast.ABLATIONS]
-    assert all(0 <= r["tta_acc"] <= 1 and r["seconds"] > 0 for r in rows)
+    assert all(0 <= r["tta_acc"] <= 1 and r["seconds"] > 0 and len(r["tta_accs"]) == 2 for r in rows)
+    full = np.array(rows[0]["tta_accs"])
+    for row in rows[1:]:  # the paired difference from the full recipe, seed by seed
+        diff = np.array(row["tta_accs"]) - full
+        assert row["delta"] == pytest.approx(diff.mean())
+        assert row["delta_sd"] == pytest.approx(diff.std(ddof=1))
+        assert row["verdict"] in ("helps", "hurts", "within noise")
+
+
+def test_every_ablation_changes_the_trained_model():
+    config = fast.FastConfig(epochs=2, batch_size=32, widths=(4, 8, 8), tta=0)
+    train, test = _color_task(128, 0), _color_task(32, 1)
+
+    def weights(change):
+        model = fast.train_fast(train, test, config=dataclasses.replace(config, **change))["model"]
+        return torch.cat([p.flatten() for p in model.state_dict().values() if p.is_floating_point()])
+
+    full = weights({})
+    for name, change in fast.ABLATIONS.items():
+        assert not torch.equal(weights(change), full), f"{name!r} trained the same model"
+
+
+@pytest.mark.parametrize("size", [128, 512])
+def test_budget_ends_training_on_time_whatever_the_epoch_length(size):
+    budget = 1.5
+    config = fast.FastConfig(budget_seconds=budget, batch_size=32, widths=(4, 8, 8), tta=0)
+    result = fast.train_fast(_color_task(size, 0), _color_task(32, 1), config=config)
+    seconds_per_step = result["train_seconds"] / result["steps"]
+    assert budget <= result["train_seconds"] <= budget + 3 * seconds_per_step + 0.1
+    assert result["steps"] > 4 and result["epochs"] == result["steps"] / (size // 32)
+    with pytest.raises(ValueError, match="budget_seconds"):
+        fast.train_fast(_color_task(64, 0), _color_task(32, 1),
+                        config=dataclasses.replace(config, budget_seconds=0))
 
 
 def test_fit_accepts_the_triangle_schedule():
