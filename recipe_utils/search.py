@@ -70,6 +70,53 @@ def random_configs(space: dict, n: int, *, seed: int = 0) -> list[dict]:
             for i in range(n)]
 
 
+def _radical_inverse(i: int, base: int) -> float:
+    """i's digits in `base`, mirrored behind the point: the van der Corput sequence."""
+    result, scale = 0.0, 1.0 / base
+    while i:
+        i, digit = divmod(i, base)
+        result += digit * scale
+        scale /= base
+    return result
+
+
+_PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37)
+
+
+def quasi_random_configs(space: dict, n: int, *, seed: int = 0) -> list[dict]:
+    """n configs from a randomly shifted Halton sequence, the playbook's quasi-random search.
+
+    Like `random_configs`, but the points cover each hyperparameter's range evenly: among
+    n points no two neighbouring values of a range (log scale for LogUniform) lie more
+    than about 2.5/n of it apart, where n random draws often leave gaps of 4/n and more. `seed` draws the shift (a
+    Cranley-Patterson rotation), so another seed gives another, equally even, search.
+    Trial i's config depends only on (seed, i): a longer search extends a shorter one.
+    """
+    if len(space) > len(_PRIMES):
+        raise ValueError(f"quasi_random_configs handles up to {len(_PRIMES)} hyperparameters.")
+    shift = np.random.default_rng([seed, 2**31]).uniform(size=len(space))
+    configs = []
+    for i in range(n):
+        config = {}
+        for d, (name, dist) in enumerate(space.items()):
+            u = (_radical_inverse(i + 1, _PRIMES[d]) + shift[d]) % 1.0
+            config[name] = _at(dist, u, name)
+        configs.append(config)
+    return configs
+
+
+def _at(dist, u: float, name: str):
+    """The value of `dist` at quantile u in [0, 1)."""
+    if isinstance(dist, LogUniform):
+        return float(math.exp(math.log(dist.low) + u * (math.log(dist.high) - math.log(dist.low))))
+    if isinstance(dist, Uniform):
+        return float(dist.low + u * (dist.high - dist.low))
+    if isinstance(dist, Choice):
+        value = dist.values[min(int(u * len(dist.values)), len(dist.values) - 1)]
+        return value.item() if hasattr(value, "item") else value
+    raise TypeError(f"space[{name!r}] = {dist!r}: use LogUniform, Uniform or Choice.")
+
+
 def grid_configs(space: dict[str, Sequence]) -> list[dict]:
     """Every combination of the listed values, in order."""
     names = list(space)
@@ -169,18 +216,18 @@ def run_search(objective: Callable[[dict], dict | float], configs: Sequence[dict
     path.parent.mkdir(parents=True, exist_ok=True)
     done = {t["trial"]: t for t in load_results(path)}
     _drop_partial_line(path)
-    for i, config in enumerate(bar(configs, desc="search trials", enabled=progress,
-                                   unit="trial")):
-        if i in done:
-            if done[i]["config"] != json.loads(json.dumps(config, default=float)):
-                raise ValueError(f"{path} has trial {i} with config {done[i]['config']}, but this "
-                                 f"search's trial {i} is {config}. Use a new results file (or the "
-                                 "same space and seed) to resume.")
-            if not (retry_failed and failed(done[i])):
-                continue
-        done[i] = _run_trial(objective, i, config, path)
-        if on_trial is not None:
-            on_trial(done[i])
+    with bar(configs, desc="search trials", enabled=progress, unit="trial") as progress_bar:
+        for i, config in enumerate(progress_bar):
+            if i in done:
+                if done[i]["config"] != json.loads(json.dumps(config, default=float)):
+                    raise ValueError(f"{path} has trial {i} with config {done[i]['config']}, but this "
+                                     f"search's trial {i} is {config}. Use a new results file (or the "
+                                     "same space and seed) to resume.")
+                if not (retry_failed and failed(done[i])):
+                    continue
+            done[i] = _run_trial(objective, i, config, path)
+            if on_trial is not None:
+                on_trial(done[i])
     return [done[i] for i in sorted(done)]
 
 
@@ -218,12 +265,22 @@ def _optuna_distribution(optuna, dist):
 
 def model_based_search(objective: Callable[[dict], dict | float], space: dict, n: int, *,
                        results: str | Path, key: str = "value", mode: str = "max",
-                       seed: int = 0, progress: bool = True) -> list[dict]:
+                       seed: int = 0, startup_trials: int = 10, storage: str | None = None,
+                       study_name: str = "search", progress: bool = True) -> list[dict]:
     """Like `run_search`, but each next config is proposed by optuna's TPE sampler from the
     trials so far (a model of where good configs lie) instead of drawn at random.
 
-    Needs the optional `optuna` package (`pip install optuna`, or the "tune" extra).
-    Resumes from `results`: finished trials are replayed into the sampler, not rerun.
+    Needs the optional `optuna` package (`pip install optuna`, or the "tune" extra). The
+    first `startup_trials` configs are random (TPE needs some trials to model); a small
+    budget wants fewer. Without `storage`, it resumes from `results`: finished trials are replayed into the
+    sampler, not rerun. With `storage`, an optuna storage URL such as
+    "sqlite:///search.db" (or a PostgreSQL/MySQL URL for several machines), the study
+    `study_name` lives there: every process that calls this with the same URL and name
+    works on the same study, each asking the storage for its next config until the study
+    holds `n` trials, and each sees every other's results. Give each process its own
+    `seed`; `results` then records only this process's trials, and the returned list is
+    every finished trial of the study. With W processes, up to W - 1 trials beyond `n`
+    can start (each checks the count before asking); none is lost or run twice.
     """
     try:
         import optuna
@@ -234,24 +291,32 @@ def model_based_search(objective: Callable[[dict], dict | float], space: dict, n
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     distributions = {name: _optuna_distribution(optuna, d) for name, d in space.items()}
     study = optuna.create_study(direction="maximize" if mode == "max" else "minimize",
-                                sampler=optuna.samplers.TPESampler(seed=seed))
+                                sampler=optuna.samplers.TPESampler(
+                                    seed=seed, n_startup_trials=startup_trials), storage=storage,
+                                study_name=study_name if storage else None,
+                                load_if_exists=storage is not None)
     path = Path(results)
     path.parent.mkdir(parents=True, exist_ok=True)
-    trials = load_results(path)
     _drop_partial_line(path)
     fail = optuna.trial.TrialState.FAIL
+    trials = [] if storage else load_results(path)
     for t in trials:  # a failed or NaN trial is replayed as failed: the sampler avoids it
         finite = _finite(t, key)
         study.add_trial(optuna.trial.create_trial(
             params=t["config"], distributions=distributions, value=t[key] if finite else None,
             state=optuna.trial.TrialState.COMPLETE if finite else fail))
-    for i in bar(range(len(trials), n), desc="model-based search", enabled=progress,
-                 unit="trial"):
-        asked = study.ask(distributions)
-        trial = _run_trial(objective, i, dict(asked.params), path)
-        if _finite(trial, key):
-            study.tell(asked, trial[key])
-        else:
-            study.tell(asked, state=fail)
-        trials.append(trial)
-    return trials
+    with bar(desc="model-based search", total=n, enabled=progress, unit="trial") as progress_bar:
+        while (started := len(study.get_trials(deepcopy=False))) < n:
+            progress_bar.update(started - progress_bar.n)  # other processes' trials too
+            asked = study.ask(distributions)
+            trial = _run_trial(objective, asked.number, dict(asked.params), path)
+            asked.set_user_attr("record", trial)  # every metric, for the other processes
+            if _finite(trial, key):
+                study.tell(asked, trial[key])
+            else:
+                study.tell(asked, state=fail)
+            trials.append(trial)
+    if storage is None:
+        return trials
+    finished = [t for t in study.get_trials(deepcopy=False) if "record" in t.user_attrs]
+    return sorted((t.user_attrs["record"] for t in finished), key=lambda t: t["trial"])

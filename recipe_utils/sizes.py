@@ -38,6 +38,7 @@ class Run:
     runs: int = 1  # training runs per seed
     count: int = 0  # the experiment's own count (see the module docstring)
     val_size: int | None = None  # validation images; None: the profile's whole val split
+    downsample: int = 1  # inputs average-pooled by this factor first (2: 32x32 -> 16x16)
 
 
 def toy(run: Run) -> Run:
@@ -127,23 +128,44 @@ SIZES: dict[str, dict[str, dict[str, Run]]] = {
                        Run(5_000, 20, widths=(128, 512, 512), seeds=3)),
     },
     "05_tune": {
-        # one search trial (count: trials of the budget search and of the model-based one);
-        # runs: 9 grid + 9 random trials + 2 x count, those searching widths x0.5/1/2 at
-        # 1.75 times the MACs on average
-        "trial": _row(Run(300, 2, widths=(16, 64, 64), batch_size=32, runs=46, count=8,
-                          val_size=500),
-                      Run(10_000, 8, widths=F, runs=102, count=24)),
-        # the winner re-run on other seeds
-        "reruns": _row(Run(300, 2, widths=(16, 64, 64), batch_size=32, seeds=3, val_size=500),
-                       Run(10_000, 8, widths=F, seeds=3)),
+        # one trial (a fast_net on downsampled images in quick); the grid-vs-random
+        # comparison: a 3x3 grid and 9 random trials (count) per search seed (seeds)
+        "trial": _row(Run(1_000, 4, widths=(4, 16, 16), batch_size=64, val_size=1_000,
+                          downsample=2, seeds=3, runs=18, count=9),
+                      Run(10_000, 8, widths=(16, 64, 64), seeds=3, runs=18, count=9)),
+        # short against 3x longer trials of `count` configs (runs: 1 + 3 trial-lengths each)
+        "rank": _row(Run(1_000, 4, widths=(4, 16, 16), batch_size=64, val_size=1_000,
+                         downsample=2, runs=32, count=8),
+                     Run(10_000, 8, widths=(16, 64, 64), runs=32, count=8)),
+        # the boundary check's search of a too-narrow lr range, at the trial's width
+        "narrow": _row(Run(1_000, 4, widths=(4, 16, 16), batch_size=64, val_size=1_000,
+                           downsample=2, runs=12, count=12),
+                       Run(10_000, 8, widths=(16, 64, 64), runs=12, count=12)),
+        # the searches with the scientific width (x1 or x4 of the trial's: widths is x4, the
+        # upper bound): per search seed a quasi-random search of count/2 trials per width and
+        # a model-based search of `count` trials (runs 24)
+        "search": _row(Run(1_000, 4, widths=(16, 64, 64), batch_size=64, val_size=1_000,
+                           downsample=2, seeds=3, runs=24, count=12),
+                       Run(10_000, 8, widths=(64, 256, 256), seeds=3, runs=24, count=12)),
+        # each search seed's winner re-run on `seeds` new seeds (runs: one per search seed)
+        "reruns": _row(Run(1_000, 4, widths=(16, 64, 64), batch_size=64, val_size=1_000,
+                           downsample=2, seeds=2, runs=3),
+                       Run(10_000, 8, widths=(64, 256, 256), seeds=2, runs=3)),
     },
     "06_squeeze": {
-        # ensemble members (count), then 2 students and the 3x longer run (runs, in members)
-        "ensemble": _row(Run(2_000, 4, batch_size=64, runs=8, count=3),
-                         Run(None, 8, widths=F, batch_size=256, runs=10, count=5)),
-        # the fast recipe's ablation: one run per row (runs) and seed
-        "fast_ablation": _row(Run(2_000, 8, runs=9), Run(10_000, 10, widths=F, batch_size=1024,
-                                                        seeds=3, runs=9)),
+        # ensemble members (count = runs)
+        "ensemble": _row(Run(2_000, 4, batch_size=64, runs=3, count=3),
+                         Run(None, 8, widths=F, batch_size=256, runs=5, count=5)),
+        # distillation over paired seeds: a model on labels and a distilled one per seed
+        # (the teacher's forward passes on every batch are not counted)
+        "distill": _row(Run(2_000, 4, batch_size=64, seeds=3, runs=2),
+                        Run(None, 8, widths=F, batch_size=256, seeds=3, runs=2)),
+        # leave it training: 2x and `count`x the ensemble's epochs (runs: 2 + count)
+        "long": _row(Run(2_000, 4, batch_size=64, runs=6, count=4),
+                     Run(None, 8, widths=F, batch_size=256, runs=6, count=4)),
+        # the fast recipe's ablation: the full recipe and each trick removed (runs), per seed
+        "fast_ablation": _row(Run(1_000, 4, batch_size=100, seeds=3, runs=8, val_size=500),
+                              Run(5_000, 10, widths=F, batch_size=1024, seeds=3, runs=8)),
         # the fast recipe's final runs on the whole training subset, on the test set
         "fast_final": _row(Run(2_000, 8), Run(None, 10, widths=F, batch_size=1024, seeds=3)),
     },
@@ -201,7 +223,9 @@ def model_macs(run: Run) -> int:
     if run.model not in build:
         raise ValueError(f"Unknown model {run.model!r} in the size table; known: "
                          f"{', '.join(build)} or 'none'.")
-    return models.count_flops(build[run.model]())
+    model = build[run.model]()
+    return models.count_flops(models.downsampled(model, factor=run.downsample)
+                              if run.downsample > 1 else model)
 
 
 def image_passes(run: Run, *, train_images: int = FULL_TRAIN_IMAGES) -> float:

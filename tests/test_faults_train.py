@@ -164,3 +164,26 @@ def test_parameter_free_model_cannot_be_fit_but_can_be_evaluated():
     data = loader()
     result = evaluate(Prior(), data)
     assert result.accuracy == pytest.approx(float((data.labels == 0).float().mean()))
+
+
+def test_losses_read_in_batches_still_name_the_step_that_went_nan_and_match_per_step_values():
+    from recipe_utils.train import LOSS_READ_EVERY
+
+    n_steps = 2 * LOSS_READ_EVERY + 5  # one epoch, longer than two reads
+    config = dataclasses.replace(CONFIG, epochs=1)
+    history = fit(tiny(), loader(8 * n_steps), config=config, progress=False)
+    # the same run stepped by hand, reading each loss at once
+    model, train = tiny(), loader(8 * n_steps)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    by_hand = []
+    for inputs, targets in train:
+        loss = nn.functional.cross_entropy(model(inputs), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        by_hand.append(loss.item())
+    np.testing.assert_allclose(history.step_loss, by_hand, rtol=1e-6)
+    at = LOSS_READ_EVERY + 3  # goes NaN between two reads
+    with pytest.raises(NonFiniteLossError, match=f"epoch 1, step {at} of {n_steps}") as caught:
+        fit(Breaks(tiny(), at=at, nan=True), loader(8 * n_steps), config=config, progress=False)
+    assert len(caught.value.history.step_loss) == at - 1  # every finite loss before it, kept

@@ -3,6 +3,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 
 from recipe_utils.search import (
@@ -117,3 +118,66 @@ def test_model_based_search_without_optuna_says_what_to_do(tmp_path, monkeypatch
     monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna now raises ImportError
     with pytest.raises(ImportError, match="pip install optuna"):
         model_based_search(objective, SPACE, 2, results=tmp_path / "x.jsonl")
+
+
+WORKER = """
+import json, os, sys, time
+from recipe_utils.search import LogUniform, Uniform, model_based_search
+
+log, storage, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+def objective(config):
+    time.sleep(0.05)  # long enough for the two processes to interleave
+    with open(log, "a") as f:  # every call of the objective, by whom
+        f.write(json.dumps({"pid": os.getpid(), "config": config}) + "\\n")
+    return {"val_acc": -abs(config["x"] - 0.3) - abs(config["y"])}
+
+space = {"x": Uniform(0.0, 1.0), "y": LogUniform(1e-3, 1.0)}
+trials = model_based_search(objective, space, 16, results=log + f".{seed}.jsonl", key="val_acc",
+                            seed=seed, storage=storage, study_name="shared", progress=False)
+print(json.dumps([t["trial"] for t in trials]))
+"""
+
+
+def test_two_processes_share_one_sqlite_study_without_losing_or_repeating_a_trial(tmp_path):
+    pytest.importorskip("optuna")
+    import subprocess
+    import sys
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    log = tmp_path / "calls.jsonl"
+    workers = [subprocess.Popen([sys.executable, "-c", WORKER, str(log), storage, str(seed)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for seed in (1, 2)]
+    outputs = [w.communicate(timeout=300) for w in workers]
+    for worker, (_, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len({c["pid"] for c in calls}) == 2, "both processes ran trials"
+    # up to one trial beyond the budget may start per extra process
+    assert 16 <= len(calls) <= 17
+    seen = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    # the process that finished last sees every trial of the study, numbered once each
+    assert max(map(len, seen)) == len(calls) and sorted(max(seen, key=len)) == list(range(len(calls)))
+    configs = [json.dumps(c["config"], sort_keys=True) for c in calls]
+    assert len(set(configs)) == len(configs), "a config was run twice"
+    # each process's own results file holds exactly the trials it ran
+    own = [load_results(tmp_path / f"calls.jsonl.{seed}.jsonl") for seed in (1, 2)]
+    assert sorted(t["trial"] for ts in own for t in ts) == list(range(len(calls)))
+
+
+def test_quasi_random_configs_leave_no_wide_gap_in_any_range():
+    from recipe_utils.search import quasi_random_configs
+
+    space = {"lr": LogUniform(1e-4, 1e-1), "ls": Uniform(0.0, 0.2), "w": Choice([8, 16, 32])}
+    for n in (9, 12, 16):
+        for seed in range(10):
+            configs = quasi_random_configs(space, n, seed=seed)
+            where = np.array([[(math.log10(c["lr"]) + 4) / 3, c["ls"] / 0.2] for c in configs])
+            assert ((where >= 0) & (where < 1)).all()
+            for d in range(2):  # the widest gap between neighbours (around the circle)
+                x = np.sort(where[:, d])
+                assert np.diff(np.r_[x, x[0] + 1]).max() <= 2.5 / n, (n, seed, d)
+            assert {c["w"] for c in configs} == {8, 16, 32}
+            assert quasi_random_configs(space, 5, seed=seed) == configs[:5]  # extends
+    assert quasi_random_configs(space, 4, seed=0) != quasi_random_configs(space, 4, seed=1)

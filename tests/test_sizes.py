@@ -87,3 +87,11 @@ def test_every_full_notebook_is_within_the_budget():
 def test_format_sizes_lists_every_row():
     text = sizes.format_sizes(notebook="03_overfit")
     assert len(text.splitlines()) == 1 + 3 * len(sizes.SIZES["03_overfit"])
+
+
+def test_downsampled_runs_cost_a_quarter_of_the_convolutions():
+    full = sizes.Run(1_000, 1, widths=(8, 32, 32))
+    half = dataclasses.replace(full, downsample=2)
+    ratio = sizes.model_macs(half) / sizes.model_macs(full)
+    assert 0.24 < ratio < 0.27  # 16x16 inputs: every conv a quarter, the tiny head unchanged
+    assert sizes.image_passes(half) == pytest.approx(sizes.image_passes(full) * ratio)
