@@ -38,6 +38,10 @@ class LogUniform:
     def sample(self, rng: np.random.Generator) -> float:
         return float(math.exp(rng.uniform(math.log(self.low), math.log(self.high))))
 
+    def at(self, u: float) -> float:
+        """The value at quantile u in [0, 1)."""
+        return float(math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low))))
+
 
 @dataclasses.dataclass(frozen=True)
 class Uniform:
@@ -46,6 +50,10 @@ class Uniform:
 
     def sample(self, rng: np.random.Generator) -> float:
         return float(rng.uniform(self.low, self.high))
+
+    def at(self, u: float) -> float:
+        """The value at quantile u in [0, 1)."""
+        return float(self.low + u * (self.high - self.low))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +64,14 @@ class Choice:
         object.__setattr__(self, "values", tuple(values))
 
     def sample(self, rng: np.random.Generator):
-        value = self.values[int(rng.integers(len(self.values)))]
+        return self._plain(self.values[int(rng.integers(len(self.values)))])
+
+    def at(self, u: float):
+        """The value whose equal share of [0, 1) holds u."""
+        return self._plain(self.values[min(int(u * len(self.values)), len(self.values) - 1)])
+
+    @staticmethod
+    def _plain(value):
         return value.item() if hasattr(value, "item") else value
 
 
@@ -88,8 +103,8 @@ def quasi_random_configs(space: dict, n: int, *, seed: int = 0) -> list[dict]:
 
     Like `random_configs`, but the points cover each hyperparameter's range evenly: among
     n points no two neighbouring values of a range (log scale for LogUniform) lie more
-    than about 2.5/n of it apart, where n random draws often leave gaps of 4/n and more. `seed` draws the shift (a
-    Cranley-Patterson rotation), so another seed gives another, equally even, search.
+    than about 2.5/n of it apart, where n random draws often leave gaps of 4/n and more.
+    `seed` draws the shift (a Cranley-Patterson rotation), so another seed gives another, equally even, search.
     Trial i's config depends only on (seed, i): a longer search extends a shorter one.
     """
     if len(space) > len(_PRIMES):
@@ -99,22 +114,12 @@ def quasi_random_configs(space: dict, n: int, *, seed: int = 0) -> list[dict]:
     for i in range(n):
         config = {}
         for d, (name, dist) in enumerate(space.items()):
-            u = (_radical_inverse(i + 1, _PRIMES[d]) + shift[d]) % 1.0
-            config[name] = _at(dist, u, name)
+            if not hasattr(dist, "at"):
+                raise TypeError(f"space[{name!r}] = {dist!r} has no .at(u); use LogUniform, "
+                                "Uniform or Choice.")
+            config[name] = dist.at((_radical_inverse(i + 1, _PRIMES[d]) + shift[d]) % 1.0)
         configs.append(config)
     return configs
-
-
-def _at(dist, u: float, name: str):
-    """The value of `dist` at quantile u in [0, 1)."""
-    if isinstance(dist, LogUniform):
-        return float(math.exp(math.log(dist.low) + u * (math.log(dist.high) - math.log(dist.low))))
-    if isinstance(dist, Uniform):
-        return float(dist.low + u * (dist.high - dist.low))
-    if isinstance(dist, Choice):
-        value = dist.values[min(int(u * len(dist.values)), len(dist.values) - 1)]
-        return value.item() if hasattr(value, "item") else value
-    raise TypeError(f"space[{name!r}] = {dist!r}: use LogUniform, Uniform or Choice.")
 
 
 def grid_configs(space: dict[str, Sequence]) -> list[dict]:
@@ -263,6 +268,20 @@ def _optuna_distribution(optuna, dist):
     raise TypeError(f"No optuna equivalent for {dist!r}.")
 
 
+def _create_study(optuna, **kwargs):
+    """optuna.create_study, retried when several processes create one new storage at once
+    (each tries to write its schema; all but the first see an integrity error and retry)."""
+    import time
+
+    for attempt in range(5):
+        try:
+            return optuna.create_study(**kwargs)
+        except Exception:  # noqa: BLE001  (sqlalchemy's errors; re-raised after the last try)
+            if kwargs.get("storage") is None or attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
 def model_based_search(objective: Callable[[dict], dict | float], space: dict, n: int, *,
                        results: str | Path, key: str = "value", mode: str = "max",
                        seed: int = 0, startup_trials: int = 10, storage: str | None = None,
@@ -290,11 +309,10 @@ def model_based_search(objective: Callable[[dict], dict | float], space: dict, n
                           "run_search(objective, random_configs(space, n), ...).") from e
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     distributions = {name: _optuna_distribution(optuna, d) for name, d in space.items()}
-    study = optuna.create_study(direction="maximize" if mode == "max" else "minimize",
-                                sampler=optuna.samplers.TPESampler(
-                                    seed=seed, n_startup_trials=startup_trials), storage=storage,
-                                study_name=study_name if storage else None,
-                                load_if_exists=storage is not None)
+    study = _create_study(optuna, direction="maximize" if mode == "max" else "minimize",
+                          sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials),
+                          storage=storage, study_name=study_name if storage else None,
+                          load_if_exists=storage is not None)
     path = Path(results)
     path.parent.mkdir(parents=True, exist_ok=True)
     _drop_partial_line(path)
