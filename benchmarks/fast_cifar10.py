@@ -5,14 +5,15 @@
     python benchmarks/fast_cifar10.py --short         # GPU: only the race (--long: only the long one)
     python benchmarks/fast_cifar10.py --device cpu    # CPU: 10, 5 and 2.5 minutes, 3 seeds each
     python benchmarks/fast_cifar10.py --device cpu --speedups   # CPU: what each speed-up pays
-    python benchmarks/fast_cifar10.py --device cpu --ablate 2 --widths 32 64 64   # tricks, one at a time
+    python benchmarks/fast_cifar10.py --device cpu --ablate 2   # the tricks, one at a time
 
 GPU race: both arms train on the same 50,000 training images in one process and are
 scored on the 10,000 test images (with their test-time augmentation). Each arm first
 runs one untimed warm-up training (reported separately: cuDNN autotuning, allocator
-growth), then the seeds alternate between the arms. airbench (`pip install airbench`,
-a pure-Python wheel: carry it to a machine without internet) is skipped with a message
-when it is missing or there is no GPU. The data is `ru.load_cifar10()`'s, so the
+growth), then the seeds alternate between the arms. airbench (`pip install airbench`;
+PyPI has only its source, so for a machine without internet build a pure-Python wheel
+with `pip wheel airbench==0.1.8 --no-deps -w .whl` and carry that) is skipped with a
+message when it is missing or there is no GPU. The data is `ru.load_cifar10()`'s, so the
 offline bundle works there too (RECIPE_CIFAR10_OFFLINE).
 
 CPU: each run trains for a wall-clock budget (`FastConfig.budget_seconds`): its
@@ -38,11 +39,19 @@ import recipe_utils as ru
 from recipe_utils import amp, engine, fast, squeeze
 
 LONG = dict(epochs=40.0, widths=(128, 384, 384))  # the "leave it training" variant
+# On a 2-core CPU a budget of minutes buys a few epochs of airbench94's net (141 images/s
+# on an AVX2 EPYC): half its first width and a quarter of the others, at a quarter of its
+# batch, trains 6x more images in more steps. After 5 minutes it scored 84.0%, against
+# 82.6% for widths 48/96/96 and 78.5% for 64/128/128 at batch 512; batch 128 was level
+# with 256 (results/fast_cifar10_sizes_cpu.json).
+CPU_SIZE = dict(widths=(32, 64, 64), batch_size=256)
 
 
 def cpu_config(args, **changes) -> fast.FastConfig:
-    """airbench94's recipe, with --widths / --batch-size and `changes` applied."""
-    sized = {"widths": tuple(args.widths)} if args.widths else {}
+    """airbench94's recipe at CPU_SIZE, with --widths / --batch-size and `changes` applied."""
+    sized = dict(CPU_SIZE)
+    if args.widths:
+        sized["widths"] = tuple(args.widths)
     if args.batch_size:
         sized["batch_size"] = args.batch_size
     return fast.FastConfig(**{**sized, **changes})
@@ -54,45 +63,59 @@ def run_recipe(train, test, config, device) -> dict:
 
 
 def race(train, test, *, config: fast.FastConfig, seeds: list[int], device,
-         with_airbench: bool = True) -> dict:
-    """The recipe (one warm-up, then `seeds`) and, on CUDA, airbench94 on the same data.
+         rival=None) -> dict:
+    """The recipe against `rival` (airbench94 in `main`), one warm-up each, then the seeds
+    alternating between the arms, so that drift in the machine's speed hits both alike.
 
-    train, test: (uint8 images (N, 32, 32, 3), int labels (N,)). Returns per-arm runs,
-    mean and sd of TTA accuracy and training seconds, and the time ratio.
+    train, test: (uint8 images (N, 32, 32, 3), int labels (N,)). rival: None, or a
+    function seed -> {"accuracy", "tta_accuracy", "train_seconds"} (seed -1: its
+    warm-up). Returns per-arm runs, mean and sd of TTA accuracy and training seconds,
+    each arm's warm-up seconds, and the ratio of the mean training times.
     """
     device = torch.device(device)
-    started = time.perf_counter()
-    run_recipe(train, test, dataclasses.replace(config, seed=10_000), device)  # warm-up
-    ours = {"warmup_seconds": time.perf_counter() - started, "runs": []}
+    arms = {"recipe": lambda seed: run_recipe(
+        train, test, dataclasses.replace(config, seed=10_000 if seed < 0 else seed), device)}
+    if rival is not None:
+        arms["airbench94"] = rival
+    result = {"config": dataclasses.asdict(config), "recipe": None, "airbench94": None}
+    for name, arm in arms.items():  # warm-ups: cuDNN autotuning, allocator growth
+        fast.synchronize(device)
+        started = time.perf_counter()
+        arm(-1)
+        fast.synchronize(device)
+        result[name] = {"warmup_seconds": time.perf_counter() - started, "runs": []}
     for seed in seeds:
-        run = run_recipe(train, test, dataclasses.replace(config, seed=seed), device)
-        ours["runs"].append({"seed": seed, **run})
-        print(f"recipe seed {seed}: {run['tta_accuracy']:.4f} in {run['train_seconds']:.2f} s",
-              flush=True)
-    ours.update(_stats(ours["runs"]))
-    result = {"config": dataclasses.asdict(config), "recipe": ours}
-    theirs = run_airbench(train, test, seeds, device) if with_airbench else None
-    result["airbench94"] = theirs
-    if theirs:
-        result["time_ratio"] = ours["train_seconds_mean"] / theirs["train_seconds_mean"]
-    print(f"{'arm':<12} {'tta acc mean':>12} {'sd':>7} {'train s':>8}")
-    for arm in ("recipe", "airbench94"):
-        if result.get(arm):
-            r = result[arm]
-            print(f"{arm:<12} {r['tta_accuracy_mean']:12.4f} {r['tta_accuracy_std']:7.4f} "
-                  f"{r['train_seconds_mean']:8.2f}")
+        for name, arm in arms.items():
+            run = arm(seed)
+            result[name]["runs"].append({"seed": seed, **run})
+            print(f"{name} seed {seed}: {run['tta_accuracy']:.4f} in {run['train_seconds']:.2f} s",
+                  flush=True)
+    for name in arms:
+        result[name].update(_stats(result[name]["runs"]))
+    if rival is not None:
+        result["time_ratio"] = (result["recipe"]["train_seconds_mean"]
+                                / result["airbench94"]["train_seconds_mean"])
+    print(f"{'arm':<12} {'tta acc mean':>12} {'sd':>7} {'train s':>8} {'warm-up s':>9}")
+    for name in arms:
+        r = result[name]
+        print(f"{name:<12} {r['tta_accuracy_mean']:12.4f} {r['tta_accuracy_std']:7.4f} "
+              f"{r['train_seconds_mean']:8.2f} {r['warmup_seconds']:9.2f}")
     return result
 
 
-def run_airbench(train, test, seeds: list[int], device) -> dict | None:
-    """airbench94 on our copy of the data; None (with the reason printed) when unavailable."""
+def airbench_arm(train, test, device):
+    """A function seed -> run dict that trains airbench94 on our copy of the data, or None
+    (with the reason printed) when airbench or CUDA is missing."""
+    device = torch.device(device)
     if device.type != "cuda":
-        print("airbench94 needs CUDA; skipped on", device)
+        print("airbench94 needs CUDA; its arm is skipped on", device)
         return None
     try:
         import airbench
     except ImportError:
-        print("airbench is not installed (pip install airbench); its arm is skipped.")
+        print("airbench is not installed; its arm is skipped. On a machine with internet: "
+              "pip install airbench; without: build a wheel elsewhere "
+              "(pip wheel airbench==0.1.8 --no-deps -w .whl) and install that.")
         return None
     folder = Path(tempfile.mkdtemp()) / "cifar10"  # airbench reads ./cifar10/{train,test}.pt
     folder.mkdir()
@@ -100,30 +123,28 @@ def run_airbench(train, test, seeds: list[int], device) -> dict | None:
     for name, (images, labels) in (("train", train), ("test", test)):
         torch.save({"images": torch.as_tensor(images), "labels": torch.as_tensor(labels),
                     "classes": classes}, folder / f"{name}.pt")
-    cwd = os.getcwd()
-    os.chdir(folder.parent)
-    try:
-        loader = airbench.CifarLoader("cifar10", train=True, batch_size=1024,
-                                      aug={"flip": True, "translate": 2}, altflip=True)
-        test_loader = airbench.CifarLoader("cifar10", train=False, batch_size=2000)
-        runs, warmup = [], None
-        for seed in [-1, *seeds]:
-            torch.manual_seed(seed if seed >= 0 else 12345)
+
+    def run(seed: int) -> dict:
+        cwd = os.getcwd()
+        os.chdir(folder.parent)  # train94 builds its own test loader from ./cifar10
+        try:
+            loader = airbench.CifarLoader("cifar10", train=True, batch_size=1024,
+                                          aug={"flip": True, "translate": 2}, altflip=True)
+            test_loader = airbench.CifarLoader("cifar10", train=False, batch_size=2000)
+            torch.manual_seed(12345 if seed < 0 else seed)
             fast.synchronize(device)
             started = time.perf_counter()
             model = airbench.train94(train_loader=loader, verbose=False)
             fast.synchronize(device)
             seconds = time.perf_counter() - started
-            if seed < 0:
-                warmup = seconds
-                continue
-            runs.append({"seed": seed, "train_seconds": seconds,
-                         "accuracy": airbench.evaluate(model, test_loader, tta_level=0),
-                         "tta_accuracy": airbench.evaluate(model, test_loader, tta_level=2)})
-    finally:
-        os.chdir(cwd)
-    return {"warmup_seconds": warmup, "runs": runs, **_stats(runs),
-            "version": getattr(airbench, "__version__", "unknown")}
+            return {"train_seconds": seconds,
+                    "accuracy": airbench.evaluate(model, test_loader, tta_level=0),
+                    "tta_accuracy": airbench.evaluate(model, test_loader, tta_level=2),
+                    "version": getattr(airbench, "__version__", "unknown")}
+        finally:
+            os.chdir(cwd)
+
+    return run
 
 
 def _stats(runs: list[dict]) -> dict:
@@ -143,6 +164,8 @@ def time_steps(train, config: fast.FastConfig, device, *, seconds: float = 20.0,
     loader = ru.DeviceLoader(images, labels, batch_size=config.batch_size, mean=(0.5,) * 3,
                              std=(0.25,) * 3, shuffle=True, drop_last=True, device=device,
                              augment=ru.Augment(flip=True, translate=config.translate))
+    if len(loader) == 0:  # else the endless batch generator below never yields
+        raise ValueError(f"{len(labels)} images make no full batch of {config.batch_size}.")
     torch.manual_seed(0)
     layout = torch.channels_last if config.channels_last else torch.contiguous_format
     model = fast.make_fast_net(config).to(device, memory_format=layout)
@@ -184,8 +207,12 @@ SPEEDUPS = {  # each a change to airbench94 as published, or a measurement optio
     "1 thread": {"threads": 1},
     "torch.compile": {"compile": True},
     "eval under no_grad (not inference_mode)": {"inference_mode": False},
+    "batch 256": {"batch_size": 256},
+    "widths 32/64/64": {"widths": (32, 64, 64)},
+    "widths 32/64/64, batch 256": {"widths": (32, 64, 64), "batch_size": 256},
     "bf16 autocast (pays only with AMX or AVX512-BF16)": {"cpu_bf16": True},
     "bf16, widths 64/128/128": {"cpu_bf16": True, "widths": (64, 128, 128)},
+    "airbench94 as published, measured again (the machine's drift)": {},
 }
 
 
@@ -195,6 +222,13 @@ def measure_speedups(train, device, *, seconds: float = 10.0) -> list[dict]:
     for name, change in SPEEDUPS.items():
         change = dict(change)
         options = {k: change.pop(k) for k in ("compile", "inference_mode") if k in change}
+        if change.get("cpu_bf16") and device.type == "cpu" and not amp.cpu_has_native_bf16():
+            # emulated bf16 is many times slower than float32: a 10 s probe would run for
+            # minutes (its first two steps alone) to show what oneDNN already reports
+            rows.append({"change": name, "skipped": "this CPU has no native bf16 (no AMX, "
+                         "no AVX512-BF16): oneDNN emulates it, slower than float32"})
+            print(f"{name:<70} skipped: {rows[-1]['skipped']}", flush=True)
+            continue
         torch.set_num_threads(change.pop("threads", threads))
         try:
             timing = time_steps(train, fast.FastConfig(**change), device, seconds=seconds, **options)
@@ -265,8 +299,10 @@ def main(argv=None) -> None:
     parser.add_argument("--minutes", type=float, nargs="+", default=[10.0, 5.0, 2.5],
                         help="CPU training budgets")
     parser.add_argument("--train-size", type=int, default=None, help="fewer training images")
-    parser.add_argument("--widths", type=int, nargs=3, default=None, help="CPU: block widths")
-    parser.add_argument("--batch-size", type=int, default=None, help="CPU: batch size")
+    parser.add_argument("--widths", type=int, nargs=3, default=None,
+                        help="CPU: block widths (default: CPU_SIZE)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="CPU: batch size (default: CPU_SIZE)")
     parser.add_argument("--fp32", action="store_true", help="CPU: no bf16 even if it pays")
     parser.add_argument("--speedups", action="store_true", help="CPU: measure each speed-up")
     parser.add_argument("--ablate", type=float, default=None, metavar="EPOCHS",
@@ -288,10 +324,11 @@ def main(argv=None) -> None:
         started = time.perf_counter()
         kind, result = ("" if device.type == "cuda" else "_race"), {}
         if not args.long:  # the race: the recipe and airbench94 in this process, same data
-            result = race(train, test, config=fast.FastConfig(), seeds=seeds, device=device)
+            result = race(train, test, config=fast.FastConfig(), seeds=seeds, device=device,
+                          rival=airbench_arm(train, test, device))
         if not args.short:  # the long variant (target 96%)
             result["long"] = race(train, test, config=fast.FastConfig(**LONG), seeds=seeds,
-                                  device=device, with_airbench=False)
+                                  device=device)
         result["total_minutes"] = (time.perf_counter() - started) / 60
         print(f"everything took {result['total_minutes']:.1f} min", flush=True)
     else:
@@ -308,6 +345,9 @@ def main(argv=None) -> None:
 
 def _bf16_pays(train, device) -> bool:
     """True when bf16 autocast trains at least 1.2x faster than float32 on this CPU."""
+    if not amp.cpu_has_native_bf16():
+        print("this CPU has no native bf16 (no AMX, no AVX512-BF16): float32 it is", flush=True)
+        return False
     rates = [time_steps(train, fast.FastConfig(cpu_bf16=b), device, seconds=8)["train_images_per_s"]
              for b in (False, True)]
     print(f"float32 {rates[0]:.0f} images/s, bf16 {rates[1]:.0f}: "

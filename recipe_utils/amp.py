@@ -32,6 +32,18 @@ def amp_dtype(device: torch.device | str, *, cpu_bf16: bool = False) -> torch.dt
     return torch.bfloat16 if supported else torch.float16
 
 
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU runs bf16 convolutions in hardware (AMX or AVX512-BF16).
+
+    Without them oneDNN emulates bf16, which is slower than float32. False when this
+    build of PyTorch cannot tell.
+    """
+    try:  # oneDNN's own check; not in every build
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def autocast(device: torch.device | str, enabled: bool = True):
     """A `torch.autocast` context in `amp_dtype(device)`; a no-op on CPU or when disabled.
 
