@@ -123,14 +123,15 @@ def airbench_arm(train, test, device):
     for name, (images, labels) in (("train", train), ("test", test)):
         torch.save({"images": torch.as_tensor(images), "labels": torch.as_tensor(labels),
                     "classes": classes}, folder / f"{name}.pt")
+    # loaded once: train94 resets a loader's epoch and redoes its preprocessing each run
+    loader = airbench.CifarLoader(str(folder), train=True, batch_size=1024,
+                                  aug={"flip": True, "translate": 2}, altflip=True)
+    test_loader = airbench.CifarLoader(str(folder), train=False, batch_size=2000)
 
     def run(seed: int) -> dict:
         cwd = os.getcwd()
         os.chdir(folder.parent)  # train94 builds its own test loader from ./cifar10
         try:
-            loader = airbench.CifarLoader("cifar10", train=True, batch_size=1024,
-                                          aug={"flip": True, "translate": 2}, altflip=True)
-            test_loader = airbench.CifarLoader("cifar10", train=False, batch_size=2000)
             torch.manual_seed(12345 if seed < 0 else seed)
             fast.synchronize(device)
             started = time.perf_counter()
