@@ -2,6 +2,7 @@
 
 from .checks import Report, preflight
 from .cifar import CIFAR10, DataError, load_cifar10
+from .claims import Claim, claim
 from .course import Course, record, start
 from .data import Splits, channel_stats, load_splits, make_splits
 from .loader import Augment, DeviceLoader, make_loaders
@@ -12,7 +13,7 @@ from .train import History, TrainConfig, evaluate, fit, predict
 __version__ = "0.1.0"
 
 __all__ = [
-    "CIFAR10", "DataError", "load_cifar10", "Course", "record", "start", "Splits",
+    "Claim", "claim", "CIFAR10", "DataError", "load_cifar10", "Course", "record", "start", "Splits",
     "channel_stats", "load_splits", "make_splits", "Augment", "DeviceLoader", "make_loaders",
     "Profile", "get_profile", "seed_everything", "select_device", "Run", "run_sizes", "History", "TrainConfig",
     "evaluate", "fit", "predict", "preflight", "Report",

@@ -6,6 +6,8 @@ accuracy. `labeling_game` is an ipywidgets game around the pure `score_answers`.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 PUBLISHED_HUMAN_ACCURACY = 0.94  # Karpathy (2011), on CIFAR-10 test images
@@ -18,6 +20,20 @@ def score_answers(answers, labels, *, num_classes: int) -> tuple[float, np.ndarr
         raise ValueError(f"need as many answers as labels, got {answers.shape} and {labels.shape}.")
     confusion = np.bincount(labels * num_classes + answers, minlength=num_classes ** 2)
     return float((answers == labels).mean()), confusion.reshape(num_classes, num_classes)
+
+
+def binomial_interval(successes: int, trials: int, *, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval (95% by default) of a proportion: (low, high) in [0, 1].
+
+    Right where a normal approximation is not: few trials (a 20-image game) or a rate
+    near 0 or 1.
+    """
+    if trials < 1 or not 0 <= successes <= trials:
+        raise ValueError(f"need 0 <= successes <= trials and trials >= 1, got {successes} of {trials}.")
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def labeling_game(images, labels, classes, *, on_done=None):

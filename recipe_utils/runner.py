@@ -5,7 +5,9 @@
 
 Executed copies are written to `--out`; the table (notebook, status, seconds, the
 metrics each notebook recorded with `recipe_utils.record`) is printed and saved as
-`<out>/summary.json` (rewritten after every notebook). The exit code is 1 if any notebook
+`<out>/summary.json` (rewritten after every notebook). Every claim the notebooks made
+(`recipe_utils.claim`) goes to `<out>/claims.json`, and failed ones are listed after the
+table; `--report-claims` records failed claims without stopping the notebook. The exit code is 1 if any notebook
 failed. A failing cell, a cell past `--timeout`, a dead kernel or an unreadable notebook
 gives a FAILED row and the next notebook runs; Ctrl-C or SIGTERM shuts the kernel down,
 writes the rows so far (the rest NOT RUN) and exits with 130 or 143. `--smoke` runs the
@@ -25,6 +27,7 @@ from pathlib import Path
 from . import nbexec
 from . import smoke as smoke_module
 from .cifar import DATA_DIR_ENV, OFFLINE_ENV
+from .claims import CLAIMS_ENV, collect_claims
 from .course import METRICS_KEY, RESULTS_ENV
 from .profile import PROFILE_ENV
 
@@ -88,7 +91,8 @@ def run_notebook(path: Path, out_dir: Path, *, timeout: int, smoke: bool = False
         return {**row, "error": str(e)}
     outcome = nbexec.execute(notebook, cwd=path.parent, timeout=timeout)
     row.update(status=outcome.status, seconds=round(time.perf_counter() - started, 1),
-               metrics=collect_metrics(notebook), error=outcome.error)
+               metrics=collect_metrics(notebook), error=outcome.error,
+               claims=collect_claims(notebook))
     if outcome.stopped_by:
         row["stopped_by"] = outcome.stopped_by
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -106,6 +110,25 @@ def write_summary(rows: list[dict], out_dir: Path) -> Path:
     tmp.write_text(json.dumps(rows, indent=2))
     os.replace(tmp, path)
     return path
+
+
+def write_claims(rows: list[dict], out_dir: Path, *, seed: int | None) -> Path:
+    """`<out_dir>/claims.json`: {"seed", "claims": [{"notebook", "name", "value", ...}]}."""
+    claims = [{"notebook": row["notebook"], **c} for row in rows for c in row.get("claims", [])]
+    path = out_dir / "claims.json"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"seed": seed, "claims": claims}, indent=2))
+    os.replace(tmp, path)
+    return path
+
+
+def format_failed_claims(rows: list[dict]) -> str:
+    """The claims that did not hold, one line each ("" when all held)."""
+    lines = [f"{row['notebook']}: {c['name']!r} {c['value']:.4g} "
+             f"{'>' if c['direction'] == 'above' else '<'} {c['threshold']:.4g} FAILS"
+             f"{'' if c['asserted'] else ' (reported, not asserted)'}"
+             for row in rows for c in row.get("claims", []) if not c["passed"]]
+    return "\n".join(["claims that did not hold:", *lines]) if lines else ""
 
 
 def format_summary(rows: list[dict]) -> str:
@@ -131,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="default: runs/ (runs/smoke/ with --smoke)")
     parser.add_argument("--seed", type=int, default=None,
                         help="run with this SEED instead of the notebooks' own (asserts must hold)")
+    parser.add_argument("--report-claims", action="store_true",
+                        help="record failed claims without raising (the seed benchmark uses it)")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell (a hung cell fails, the rest still run)")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -141,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out = args.out or REPO / "runs" / ("smoke" if args.smoke else "")
     if args.profile:
         os.environ[PROFILE_ENV] = args.profile  # the kernels inherit it
+    if args.report_claims or args.smoke:  # smoke: toy-size numbers mean nothing
+        os.environ[CLAIMS_ENV] = "report"
     if args.profile == "smoke":  # toy-size results must never land in benchmarks/results
         os.environ[RESULTS_ENV] = str((args.out / "results").resolve())
     for name in (OFFLINE_ENV, DATA_DIR_ENV):  # kernels run in notebooks/: make paths absolute
@@ -158,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                                              smoke=args.smoke, seed=args.seed))
                     stopped_by = rows[-1].get("stopped_by")
                     write_summary(rows, args.out)  # on disk before the row is shown
+                    write_claims(rows, args.out, seed=args.seed)
                     print("\n".join(format_summary(rows[-1:]).splitlines()[1:]), flush=True)
                 else:
                     rows.append(_not_run(path, stopped_by))
@@ -168,6 +196,11 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 write_summary(rows, args.out)  # however the loop body ended
         print(format_summary(rows))
+        failed = format_failed_claims(rows)
+        if failed:
+            print(failed)
+        claimed = sum(len(r.get("claims", [])) for r in rows)
+        print(f"{claimed} claims in {args.out / 'claims.json'}")
     if stopped_by:
         print(f"stopped by {stopped_by}: summary of the notebooks so far in "
               f"{args.out / 'summary.json'}", file=sys.stderr)

@@ -3,8 +3,8 @@
 A difference between two settings means something only when it is larger than the
 seed-to-seed spread. `Study` runs every setting on the same seeds (the same subset,
 initial weights and batch order per seed), so differences are taken seed by seed and
-what the seeds share cancels; `paired_effect` reports the mean difference, its sd and a
-verdict; the one-change rule is enforced on the settings themselves. `make_trainer`
+what the seeds share cancels; `paired_effect` reports the mean difference, its paired
+t-interval and a verdict; the one-change rule is enforced on the settings themselves. `make_trainer`
 builds the `train(seed=..., **setting)` function a Study calls, from a row of the size
 table (`recipe_utils.sizes`).
 """
@@ -37,29 +37,58 @@ def seeds_for(seed: int, count: int) -> list[int]:
     return [seed + k for k in range(count)]
 
 
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+         2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def t_quantile_975(df: int) -> float:
+    """The 97.5% quantile of Student's t with `df` degrees of freedom (two-sided 95%).
+
+    Tabulated for df 1-30; beyond, the Cornish-Fisher expansion (error < 1e-3).
+    """
+    if df < 1:
+        raise ValueError(f"df must be >= 1, got {df}.")
+    if df <= len(_T975):
+        return _T975[df - 1]
+    z = 1.959964
+    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+
+
 def paired_effect(treated: Sequence[float], reference: Sequence[float]) -> dict:
     """The paired difference treated - reference over seeds (same seeds, same order).
 
-    Returns {"delta": mean, "sd": sd of the per-seed differences (ddof=1; nan for one
-    seed), "n": seeds, "verdict": "helps" / "hurts" when |mean| > 2 sd, else "within noise"}.
-    With one seed nothing can be told apart from noise, and the verdict says so.
+    Returns {"delta": mean difference, "sd": sd of the per-seed differences (ddof=1),
+    "se": sd / sqrt(n), "half_width": of the 95% paired t-interval, "low", "high": its
+    ends, "n": seeds, "verdict"}. The verdict is "helps" when the whole interval lies
+    above 0, "hurts" when below, else "within noise": more seeds narrow the interval, so
+    they resolve smaller effects. With one seed there is no interval (nan) and the verdict
+    says it cannot tell.
     """
     treated, reference = np.asarray(treated, float), np.asarray(reference, float)
     if treated.shape != reference.shape or treated.ndim != 1 or len(treated) == 0:
         raise ValueError(f"need two equal-length 1-D sequences, got {treated.shape} and "
                          f"{reference.shape}.")
     diff = treated - reference
-    sd = float(diff.std(ddof=1)) if len(diff) > 1 else float("nan")
-    mean = float(diff.mean())
-    if len(diff) < 2:
+    n, mean = len(diff), float(diff.mean())
+    sd = float(diff.std(ddof=1)) if n > 1 else float("nan")
+    se = sd / math.sqrt(n) if n > 1 else float("nan")
+    half = t_quantile_975(n - 1) * se if n > 1 else float("nan")
+    if n < 2:
         verdict = "one seed: cannot tell"
-    elif mean > 2 * sd:
+    elif mean - half > 0:
         verdict = "helps"
-    elif mean < -2 * sd:
+    elif mean + half < 0:
         verdict = "hurts"
     else:
         verdict = "within noise"
-    return {"delta": mean, "sd": sd, "n": len(diff), "verdict": verdict}
+    return {"delta": mean, "sd": sd, "se": se, "half_width": half, "low": mean - half,
+            "high": mean + half, "n": n, "verdict": verdict}
+
+
+def format_effect(effect: dict) -> str:
+    """"+0.072 ± 0.031 (n=3)": a paired effect's mean and 95% half-width."""
+    return f"{effect['delta']:+.3f} ± {effect['half_width']:.3f} (n={effect['n']})"
 
 
 def changed_settings(setting: dict, reference: dict) -> list[str]:
@@ -127,6 +156,22 @@ class Study:
             self.results[name] = [self.train(seed=seed, **setting) for seed in self.seeds]
         return self.results[name]
 
+    def adopt(self, name: str, other: Study, *, as_name: str | None = None) -> list[dict]:
+        """Take row `name` of another Study on the same seeds as a row of this one (no
+        reruns), under `as_name`; its setting is this Study's defaults (a reference row).
+
+        For a second Study whose train function differs only in how it fills a default
+        (e.g. equal epochs instead of equal steps), where the reference ran identically.
+        """
+        if other.seeds != self.seeds:
+            raise ValueError(f"adopt needs the same seeds: {other.seeds} vs {self.seeds}.")
+        if name not in other.results:
+            raise ValueError(f"{name!r} has not been run in the other Study.")
+        as_name = as_name or name
+        self.settings[as_name], self.references[as_name] = dict(self.defaults), None
+        self.results[as_name] = other.results[name]
+        return self.results[as_name]
+
     def values(self, name: str, *, metric: str | None = None) -> np.ndarray:
         """float (seeds,): one metric of one row, in seed order."""
         return np.array([r[metric or self.metric] for r in self.results[name]], dtype=float)
@@ -140,8 +185,8 @@ class Study:
                              self.values(reference, metric=metric))
 
     def table(self, *, metrics: Sequence[str] = ("train_acc",)) -> list[dict]:
-        """One row per setting: the metric's mean +- sd, the paired delta +- sd against the
-        reference, the verdict, and the means of `metrics`."""
+        """One row per setting: the metric's mean +- sd, the paired delta +- its 95%
+        half-width against the reference, the verdict, and the means of `metrics`."""
         rows = []
         for name in self.results:
             values = self.values(name)
@@ -149,7 +194,7 @@ class Study:
             reference = self.references[name]
             if reference is not None:
                 e = self.effect(name)
-                row.update({"against": reference, "delta": f"{e['delta']:+.3f} ± {e['sd']:.3f}",
+                row.update({"against": reference, "delta": format_effect(e),
                             "verdict": e["verdict"]})
             for m in metrics:
                 if m in self.results[name][0]:
