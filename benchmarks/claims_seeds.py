@@ -3,6 +3,7 @@
     python benchmarks/claims_seeds.py                    # seeds 0-5, notebooks 00-07
     python benchmarks/claims_seeds.py --seeds 6 7 8      # more seeds, same JSON
     python benchmarks/claims_seeds.py --table            # print the table, run nothing
+    python benchmarks/claims_seeds.py --readme           # the table into README.md
 
 Runs each notebook in the quick profile at each seed, one (seed, notebook) at a time, as
 `python -m recipe_utils.runner --report-claims --seed S` (failed claims are recorded, not
@@ -112,6 +113,32 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def format_markdown(result: dict) -> str:
+    """The claims table for the README: notebook, claim, asserted/reported, passed, mean, sd, z."""
+    lines = ["| notebook | claim | kind | seeds passed | mean | sd | z |", "|---|---|---|---|---|---|---|"]
+    for r in result["claims"]:
+        z = "no spread" if r["z"] is None else f"{r['z']:.1f}"
+        sd = "-" if r["sd"] is None else f"{r['sd']:.3g}"
+        lines.append(f"| {r['notebook'][:3].rstrip('_')} | {r['name']} | "
+                     f"{'asserted' if r['asserted'] else 'reported'} | {r['passed']}/{r['runs']} | "
+                     f"{r['mean']:.3g} | {sd} | {z} |")
+    return "\n".join(lines)
+
+
+README_START, README_END = "<!-- claims table: benchmarks/claims_seeds.py --readme -->", "<!-- end of claims table -->"
+
+
+def write_readme(result: dict, readme: Path = REPO / "README.md") -> None:
+    """Replace the claims table between the README's two markers."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise SystemExit(f"{readme} has no claims-table markers ({README_START!r} ... {README_END!r}).")
+    head, rest = text.split(README_START, 1)
+    tail = rest.split(README_END, 1)[1]
+    readme.write_text(f"{head}{README_START}\n{format_markdown(result)}\n{README_END}{tail}")
+    print(f"wrote the claims table into {readme}")
+
+
 def run_one(seed: int, notebook: str, out: Path, timeout: int) -> dict:
     folder = out / f"seed{seed}" / notebook
     cmd = [sys.executable, "-m", "recipe_utils.runner", "--profile", "quick", "--report-claims",
@@ -140,10 +167,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="executed notebooks go here")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     parser.add_argument("--table", action="store_true", help="print the table and exit")
+    parser.add_argument("--readme", action="store_true",
+                        help="write the claims table into README.md (between its markers) and exit")
     parser.add_argument("--rerun", action="store_true",
                         help="run (seed, notebook) pairs again even where an ok run exists")
     args = parser.parse_args(argv)
     result = load(args.results)
+    if args.readme:
+        write_readme(result)
+        return 0
     if not args.table:
         os.environ.setdefault("RECIPE_PROFILE", "quick")
         for seed in args.seeds:

@@ -10,7 +10,7 @@ from .profile import Profile, get_profile, seed_everything, select_device
 from .sizes import Run, run_sizes
 from .train import History, TrainConfig, evaluate, fit, predict
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Claim", "claim", "CIFAR10", "DataError", "load_cifar10", "Course", "record", "start", "Splits",
