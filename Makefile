@@ -1,7 +1,9 @@
 # nn-recipe: every target sets itself up (venv, install, data) so a fresh clone just works.
-#   make test    unit tests + every notebook under nbval, quick profile
+#   make test    unit tests, every notebook executed (quick profile), the course site
+#                built from those runs and checked in a real browser (tests/browser)
 #   make course  execute every notebook in order, print the summary (runs/)
 #   make smoke   the full profile's code at toy size on any machine (runs/smoke/)
+#   make book    the course site from `make course`'s executed notebooks (build/book/)
 #   make lab     JupyterLab on notebooks/ (extra flags: make lab LAB_ARGS="--port 8889 --no-browser")
 
 PYTHON ?= python3
@@ -11,7 +13,7 @@ STAMP := $(VENV)/.installed
 # relative paths are resolved here, because notebooks run from notebooks/
 export RECIPE_CIFAR10_OFFLINE := $(if $(RECIPE_CIFAR10_OFFLINE),$(abspath $(RECIPE_CIFAR10_OFFLINE)),)
 
-.PHONY: test course smoke lab data lint benchmark clean
+.PHONY: test course smoke book lab data lint benchmark clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,14 +28,19 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 test: $(STAMP) data lint
-	RECIPE_PROFILE=quick $(PY) -m pytest tests
-	RECIPE_PROFILE=quick $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
+	RECIPE_PROFILE=quick $(PY) -m pytest tests --ignore=tests/browser
+	$(PY) -m recipe_utils.runner --profile quick --out runs/test
+	$(PY) docs/build_book.py --runs runs/test --out build/book
+	$(PY) -m pytest tests/browser
 
 course: $(STAMP) data
 	$(PY) -m recipe_utils.runner $(if $(RECIPE_PROFILE),--profile $(RECIPE_PROFILE),)
 
 smoke: $(STAMP) data
 	$(PY) -m recipe_utils.runner --smoke
+
+book: $(STAMP)
+	$(PY) docs/build_book.py
 
 # Jupyter refuses to start as root (containers, Codespaces) without --allow-root
 LAB_ARGS ?=

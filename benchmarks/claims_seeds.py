@@ -2,6 +2,7 @@
 
     python benchmarks/claims_seeds.py                    # seeds 0-5, notebooks 00-07
     python benchmarks/claims_seeds.py --seeds 6 7 8      # more seeds, same JSON
+    python benchmarks/claims_seeds.py --jobs 2 --threads 1   # two runs at once, one core each
     python benchmarks/claims_seeds.py --table            # print the table, run nothing
     python benchmarks/claims_seeds.py --readme           # the table into README.md
 
@@ -23,10 +24,12 @@ The JSON: {"seeds", "runs": [{"seed", "notebook", "status", "seconds", "error",
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -139,13 +142,16 @@ def write_readme(result: dict, readme: Path = REPO / "README.md") -> None:
     print(f"wrote the claims table into {readme}")
 
 
-def run_one(seed: int, notebook: str, out: Path, timeout: int) -> dict:
+def run_one(seed: int, notebook: str, out: Path, timeout: int, *, threads: int | None = None) -> dict:
     folder = out / f"seed{seed}" / notebook
+    env = dict(os.environ)
+    if threads:  # several runs side by side: each on its own cores, no oversubscription
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     cmd = [sys.executable, "-m", "recipe_utils.runner", "--profile", "quick", "--report-claims",
            "--seed", str(seed), "--timeout", str(timeout), "--out", str(folder),
            str(REPO / "notebooks" / f"{notebook}.ipynb")]
     started = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env)
     summary = folder / "summary.json"
     rows = json.loads(summary.read_text()) if summary.exists() else []
     if not rows:
@@ -169,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", action="store_true", help="print the table and exit")
     parser.add_argument("--readme", action="store_true",
                         help="write the claims table into README.md (between its markers) and exit")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs side by side (use with --threads 1 on a 2-core machine)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads per run (OMP_NUM_THREADS); default: torch's own choice")
     parser.add_argument("--rerun", action="store_true",
                         help="run (seed, notebook) pairs again even where an ok run exists")
     args = parser.parse_args(argv)
@@ -178,23 +188,29 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.table:
         os.environ.setdefault("RECIPE_PROFILE", "quick")
-        for seed in args.seeds:
-            for notebook in args.notebooks:
-                done = [r for r in result["runs"] if r["seed"] == seed
-                        and r["notebook"] == f"{notebook}.ipynb" and r["status"] == "ok"]
-                if done and not args.rerun:
-                    continue
-                print(f"seed {seed} {notebook} ...", flush=True)
-                run = run_one(seed, notebook, args.out, args.timeout)
-                failed = sum(not c["passed"] for c in run["claims"])
-                print(f"  {run['status']} {run['seconds']:.0f} s, {len(run['claims'])} claims, "
-                      f"{failed} failed {run['error'][:200]}", flush=True)
+        todo = [(seed, notebook) for seed in args.seeds for notebook in args.notebooks
+                if args.rerun or not any(r["seed"] == seed and r["notebook"] == f"{notebook}.ipynb"
+                                         and r["status"] == "ok" for r in result["runs"])]
+        lock = threading.Lock()
+
+        def one(pair):
+            seed, notebook = pair
+            print(f"seed {seed} {notebook} ...", flush=True)
+            run = run_one(seed, notebook, args.out, args.timeout, threads=args.threads)
+            failed = sum(not c["passed"] for c in run["claims"])
+            with lock:  # appended as soon as it ends: a stopped benchmark loses no finished run
+                print(f"  seed {seed} {notebook}: {run['status']} {run['seconds']:.0f} s, "
+                      f"{len(run['claims'])} claims, {failed} failed {run['error'][:200]}", flush=True)
                 result["runs"] = [r for r in result["runs"] if not (
                     r["seed"] == seed and r["notebook"] == run["notebook"])] + [run]
                 result["seeds"], result["claims"] = aggregate(result["runs"])
                 result.update({**metadata("claims_seeds", torch.device("cpu")),
                                "profile": "quick", "z_goal": Z_GOAL})
+                result["threads_per_run"] = args.threads or torch.get_num_threads()
                 save(result, args.results)
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            list(pool.map(one, todo))
     print(format_table(result))
     return 0 if all(meets_goal(r) for r in result["claims"] if r["asserted"]) else 1
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from pathlib import Path
 
 import torch
@@ -11,6 +12,7 @@ from .cifar import default_data_dir
 from .profile import Profile, environment_report, get_profile, seed_everything, select_device
 
 METRICS_KEY = "recipe_metrics"  # output metadata key that `make course` collects
+RUN_KEY = "recipe_run"  # output metadata of `start`: profile, device, seed, date, versions
 RESULTS_ENV = "RECIPE_RESULTS_DIR"  # where save_result writes, when set (smoke runs set it)
 
 
@@ -39,8 +41,31 @@ def start(profile: str | None = None, *, seed: int = 0, device: str | None = Non
         info = environment_report(chosen, dev)
         info["data_dir"] = str(course.data_dir)
         width = max(map(len, info))
-        print("\n".join(f"{k:<{width}}  {v}" for k, v in info.items()))
+        text = "\n".join(f"{k:<{width}}  {v}" for k, v in info.items())
+        _show(text, {RUN_KEY: {**info, "seed": seed, "date": datetime.date.today().isoformat(),
+                               "recipe_utils": _version()}})
     return course
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _show(text: str, metadata: dict) -> None:
+    """Print `text`; in a notebook, tag the output with `metadata` (the course site reads
+    RUN_KEY to say on each page how it was run)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        print(text)
+        return
+    if get_ipython() is None:
+        print(text)
+    else:
+        display({"text/plain": text}, raw=True, metadata=metadata)
 
 
 def record(**metrics) -> dict:

@@ -75,6 +75,9 @@ SIZES: dict[str, dict[str, dict[str, Run]]] = {
                               seeds=3, runs=2, count=10),
                           Run(10_000, 1, model="tiny_cnn", widths=(32,), batch_size=64,
                               seeds=3, runs=2, count=10)),
+        # prediction churn of the linear model at a good and a too-high Adam lr (runs: lrs)
+        "dynamics": _row(Run(5_000, 12, model="linear", seeds=3, runs=2),
+                         Run(None, 12, model="linear", seeds=3, runs=2)),
         # overfit one batch (count: steps)
         "one_batch": _row(Run(32, 300, model="tiny_cnn", widths=(32,), batch_size=32, runs=2,
                               count=300),
