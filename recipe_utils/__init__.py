@@ -9,8 +9,9 @@ from .loader import Augment, DeviceLoader, make_loaders
 from .profile import Profile, get_profile, seed_everything, select_device
 from .sizes import Run, run_sizes
 from .train import History, TrainConfig, evaluate, fit, predict
+from .version import VERSION
 
-__version__ = "0.2.0"
+__version__ = VERSION
 
 __all__ = [
     "Claim", "claim", "CIFAR10", "DataError", "load_cifar10", "Course", "record", "start", "Splits",

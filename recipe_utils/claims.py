@@ -24,6 +24,8 @@ import dataclasses
 import math
 import os
 
+from .course import show_tagged
+
 CLAIMS_KEY = "recipe_claims"  # output metadata key that `make course` collects
 CLAIMS_ENV = "RECIPE_CLAIMS"  # "report": failed claims are recorded, not raised
 
@@ -104,17 +106,7 @@ def claim(name: str, value, *, above: float | None = None, below: float | None =
 
 
 def _show(result: Claim) -> None:
-    text = result.describe()
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-    except ImportError:
-        print(text)
-        return
-    if get_ipython() is None:
-        print(text)
-    else:
-        display({"text/plain": text}, raw=True, metadata={CLAIMS_KEY: result.as_dict()})
+    show_tagged(result.describe(), {CLAIMS_KEY: result.as_dict()})
 
 
 def collect_claims(notebook) -> list[dict]:

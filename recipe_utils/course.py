@@ -42,20 +42,20 @@ def start(profile: str | None = None, *, seed: int = 0, device: str | None = Non
         info["data_dir"] = str(course.data_dir)
         width = max(map(len, info))
         text = "\n".join(f"{k:<{width}}  {v}" for k, v in info.items())
-        _show(text, {RUN_KEY: {**info, "seed": seed, "date": datetime.date.today().isoformat(),
+        show_tagged(text, {RUN_KEY: {**info, "seed": seed, "date": datetime.date.today().isoformat(),
                                "recipe_utils": _version()}})
     return course
 
 
 def _version() -> str:
-    from . import __version__
+    from .version import VERSION
 
-    return __version__
+    return VERSION
 
 
-def _show(text: str, metadata: dict) -> None:
-    """Print `text`; in a notebook, tag the output with `metadata` (the course site reads
-    RUN_KEY to say on each page how it was run)."""
+def show_tagged(text: str, metadata: dict) -> None:
+    """Print `text`; in a notebook, display it with `metadata` on the output, where the
+    runner (METRICS_KEY, claims) and the course site (RUN_KEY) find it."""
     try:
         from IPython import get_ipython
         from IPython.display import display
@@ -75,16 +75,7 @@ def record(**metrics) -> dict:
     """
     clean = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}
     text = "  ".join(f"{k}={v}" for k, v in clean.items())
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-    except ImportError:
-        print(text)
-        return metrics
-    if get_ipython() is None:
-        print(text)
-    else:
-        display({"text/plain": f"recorded: {text}"}, raw=True, metadata={METRICS_KEY: clean})
+    show_tagged(f"recorded: {text}", {METRICS_KEY: clean})
     return metrics
 
 
