@@ -4,7 +4,8 @@
 
 Takes each notebook's executed copy from a runner folder: `runs/full/` where a full-profile
 run left one that finished, else `runs/` (the quick profile of `make course`), and stops
-with a message naming the missing ones when neither has it. Each page gets a banner saying
+with a message naming the missing ones when neither has it. Pages load nothing from the internet (widget views keep their text fallback; the Colab
+badge gives way to the launch buttons). Each page gets a banner saying
 how it was run (profile, device, seed, date, versions: what `ru.start` tagged in its
 output). The landing page is the README's stage table. Sphinx runs with warnings as
 errors, offline (myst-nb, sphinx-book-theme; nothing is fetched at build time).
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -63,6 +65,23 @@ def banner(info: dict, kind: str) -> dict:
     return {"cell_type": "markdown", "metadata": {}, "source": text}
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+BADGE = re.compile(r"^\[!\[Open In Colab\]\(https://colab[^)]*\)\]\([^)]*\)\s*$", re.M)
+
+
+def offline(notebook: dict) -> None:
+    """Make a page that loads nothing from the internet: widget views (which need the
+    widget manager from a CDN) keep only their text fallback, and the Colab badge image
+    gives way to the page's own launch buttons."""
+    notebook.get("metadata", {}).pop("widgets", None)
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            output.get("data", {}).pop(WIDGET_VIEW, None)
+        if cell["cell_type"] == "markdown":
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            cell["source"] = BADGE.sub("", source)
+
+
 def stage_table(readme: str) -> str:
     """The README's stage table, with links that work from the site's root."""
     section = readme.split("## The stages", 1)[1].split("\n## ", 1)[0]
@@ -74,7 +93,7 @@ def prepare(runs: Path, src: Path) -> list[str]:
     if src.exists():
         shutil.rmtree(src)
     (src / "notebooks").mkdir(parents=True)
-    for name in ("conf.py", "index.md"):
+    for name in ("conf.py", "index.md", "favicon.svg"):
         shutil.copy(REPO / "docs" / name, src / name)
     (src / "stages.md").write_text(stage_table((REPO / "README.md").read_text()))
     shutil.copy(REPO / "notebooks" / "GLOSSARY.md", src / "notebooks" / "GLOSSARY.md")
@@ -87,6 +106,7 @@ def prepare(runs: Path, src: Path) -> list[str]:
             continue
         path, kind = found
         notebook = json.loads(path.read_text())
+        offline(notebook)
         notebook["cells"].insert(1, banner(run_info(notebook), kind))
         for cell in notebook["cells"]:  # nbformat ids are optional for Sphinx; keep them unique
             cell.pop("id", None)

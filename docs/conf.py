@@ -21,4 +21,6 @@ html_theme_options = {
                        "binderhub_url": "https://mybinder.org", "notebook_interface": "jupyterlab"},
     "show_navbar_depth": 1,
 }
+html_favicon = "favicon.svg"
+html_context = {"default_mode": "light"}  # an unset mode logs a console error in the theme
 html_last_updated_fmt = None

@@ -64,6 +64,11 @@ class Claim:
     def as_dict(self) -> dict:
         return {**dataclasses.asdict(self), "passed": self.passed}
 
+    def _ipython_display_(self) -> None:
+        # `claim` has shown it already: a cell ending in ru.claim(...) shows it once
+        if not getattr(self, "_shown", False):
+            _show(self)
+
 
 def _fmt(x: float) -> str:
     return f"{x:.4g}" if isinstance(x, float) else str(x)
@@ -107,6 +112,7 @@ def claim(name: str, value, *, above: float | None = None, below: float | None =
 
 def _show(result: Claim) -> None:
     show_tagged(result.describe(), {CLAIMS_KEY: result.as_dict()})
+    object.__setattr__(result, "_shown", True)  # frozen: set once, by the function that shows it
 
 
 def collect_claims(notebook) -> list[dict]:

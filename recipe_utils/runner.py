@@ -170,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[CLAIMS_ENV] = "report"
     if args.profile == "smoke":  # toy-size results must never land in benchmarks/results
         os.environ[RESULTS_ENV] = str((args.out / "results").resolve())
+    # the inline backend, whatever MPLBACKEND the shell has (CI sets Agg): figures are then
+    # kept as PNG outputs in the executed copies, which the course site shows
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     for name in (OFFLINE_ENV, DATA_DIR_ENV):  # kernels run in notebooks/: make paths absolute
         if os.environ.get(name):
             os.environ[name] = str(Path(os.environ[name]).expanduser().resolve())
