@@ -21,8 +21,11 @@ seeds but not at every one, printed with how it came out.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import math
 import os
+from pathlib import Path
 
 from .course import show_tagged
 
@@ -59,6 +62,11 @@ class Claim:
         if self.se is not None:
             text += (f" (paired mean gain ± 95% half-width {self.value:+.4f} ± "
                      f"{self.half_width:.4f}, se {self.se:.4f}, n={self.n}: {self.verdict})")
+        seen = calibration(self.name)
+        if seen:
+            z = "no spread" if seen["z"] is None else f"z = {seen['z']:.1f}"
+            text += (f"; the seed benchmark saw it hold at {seen['passed']} of {seen['runs']} "
+                     f"seeds ({z})")
         return text
 
     def as_dict(self) -> dict:
@@ -68,6 +76,24 @@ class Claim:
         # `claim` has shown it already: a cell ending in ru.claim(...) shows it once
         if not getattr(self, "_shown", False):
             _show(self)
+
+
+CALIBRATION = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "claims_seeds_cpu.json"
+
+
+@functools.lru_cache(maxsize=1)
+def _calibrations(path: Path = CALIBRATION) -> dict[str, dict]:
+    try:
+        rows = json.loads(path.read_text())["claims"]
+    except (OSError, ValueError, KeyError, TypeError):  # an installed package has no benchmark
+        return {}
+    return {row["name"]: row for row in rows}
+
+
+def calibration(name: str) -> dict | None:
+    """How the seed benchmark saw claim `name` (its "passed", "runs", "z"), or None when
+    the checkout has no benchmark result for it (`benchmarks/claims_seeds.py`)."""
+    return _calibrations().get(name)
 
 
 def _fmt(x: float) -> str:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
@@ -148,3 +149,30 @@ def test_the_seed_benchmark_aggregates_values_margins_and_z():
     flat = bench.aggregate([run(s, "02_x.ipynb", 1.0, threshold=0.5) for s in range(3)])[1][0]
     assert flat["z"] is None and bench.meets_goal(flat)  # no spread: a deterministic result
     assert "MISSED" in bench.format_table({"seeds": seeds, "claims": rows})
+
+
+def test_apply_sets_each_claim_calls_flag_from_the_goal(tmp_path):
+    bench = _benchmark()
+    cells = ['ru.claim("steady", x, above=0)',
+             'for name in ("a", "b"):\n    ru.claim(f"{name} beats the baseline", gains[name],\n             above=0.04)',
+             'ru.claim("lucky", effect, above=0, asserted=False)',
+             'ru.claim("shaky", y, below=(1 if QUICK else 2))']
+    nbformat.write(new_notebook(cells=[new_code_cell(c) for c in cells]), tmp_path / "03_x.ipynb")
+
+    def row(name, values, asserted=True):
+        passed = sum(v > 0 for v in values)
+        return {"notebook": "03_x.ipynb", "name": name, "asserted": asserted, "passed": passed,
+                "runs": len(values), "z": float(np.mean(values) / np.std(values, ddof=1)),
+                "mean_margin": float(np.mean(values))}
+
+    result = {"claims": [row("steady", [1.0, 1.1, 0.9]), row("a beats the baseline", [1.0, 1.1, 0.9]),
+                         row("b beats the baseline", [0.1, -0.1, 0.2]),  # one instance misses: the call is reported
+                         row("lucky", [1.0, 1.1, 0.9], asserted=False), row("shaky", [0.2, 0.1, 0.5])]}
+    changed = bench.apply_flags(result, tmp_path)
+    sources = [c.source for c in nbformat.read(tmp_path / "03_x.ipynb", as_version=4).cells]
+    assert sources[0] == cells[0]  # met the goal: unchanged
+    assert sources[1].endswith("above=0.04, asserted=False)")
+    assert sources[2] == 'ru.claim("lucky", effect, above=0)'  # met it: asserted again
+    assert sources[3] == 'ru.claim("shaky", y, below=(1 if QUICK else 2), asserted=False)'
+    assert len(changed) == 3
+    assert bench.apply_flags(result, tmp_path) == []  # a second pass changes nothing
