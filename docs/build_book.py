@@ -4,9 +4,9 @@
 
 Takes each notebook's executed copy from a runner folder: `runs/full/` where a full-profile
 run left one that finished, else `runs/` (the quick profile of `make course`), and stops
-with a message naming the missing ones when neither has it. Pages load nothing from the internet (widget views keep their text fallback; the Colab
-badge gives way to the launch buttons). Each page gets a banner saying
-how it was run (profile, device, seed, date, versions: what `ru.start` tagged in its
+with a message naming the missing ones when neither has it. Pages load nothing from the
+internet (widget views keep their text fallback; the Colab badge gives way to the launch
+buttons). Each page gets a banner saying how it was run (profile, device, seed, date, versions: what `ru.start` tagged in its
 output). The landing page is the README's stage table. Sphinx runs with warnings as
 errors, offline (myst-nb, sphinx-book-theme; nothing is fetched at build time).
 """
@@ -21,8 +21,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from recipe_utils.course import RUN_KEY, tagged
+
 REPO = Path(__file__).resolve().parents[1]
-RUN_KEY = "recipe_run"
 
 
 def executed_copy(name: str, runs: Path) -> tuple[Path, str] | None:
@@ -40,12 +41,9 @@ def executed_copy(name: str, runs: Path) -> tuple[Path, str] | None:
 
 
 def run_info(notebook: dict) -> dict:
-    for cell in notebook["cells"]:
-        for output in cell.get("outputs", []):
-            info = output.get("metadata", {}).get(RUN_KEY)
-            if info:
-                return info
-    return {}
+    """What `ru.start` tagged in the notebook's output (profile, device, seed, versions)."""
+    found = tagged(notebook, RUN_KEY)
+    return found[0] if found else {}
 
 
 def banner(info: dict, kind: str) -> dict:

@@ -27,7 +27,7 @@ import math
 import os
 from pathlib import Path
 
-from .course import show_tagged
+from .course import show_tagged, tagged
 
 CLAIMS_KEY = "recipe_claims"  # output metadata key that `make course` collects
 CLAIMS_ENV = "RECIPE_CLAIMS"  # "report": failed claims are recorded, not raised
@@ -143,10 +143,4 @@ def _show(result: Claim) -> None:
 
 def collect_claims(notebook) -> list[dict]:
     """Every claim an executed notebook (nbformat node or dict) recorded, in order."""
-    found = []
-    for cell in notebook["cells"]:
-        for output in cell.get("outputs", []):
-            entry = output.get("metadata", {}).get(CLAIMS_KEY)
-            if entry:
-                found.append(dict(entry))
-    return found
+    return [dict(entry) for entry in tagged(notebook, CLAIMS_KEY)]

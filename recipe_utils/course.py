@@ -53,6 +53,13 @@ def _version() -> str:
     return VERSION
 
 
+def tagged(notebook, key: str) -> list:
+    """The values under output-metadata `key` of an executed notebook (nbformat node or
+    dict), in cell order: what `show_tagged` left there."""
+    return [output["metadata"][key] for cell in notebook["cells"]
+            for output in cell.get("outputs", []) if output.get("metadata", {}).get(key)]
+
+
 def show_tagged(text: str, metadata: dict) -> None:
     """Print `text`; in a notebook, display it with `metadata` on the output, where the
     runner (METRICS_KEY, claims) and the course site (RUN_KEY) find it."""

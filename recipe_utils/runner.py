@@ -28,7 +28,7 @@ from . import nbexec
 from . import smoke as smoke_module
 from .cifar import DATA_DIR_ENV, OFFLINE_ENV
 from .claims import CLAIMS_ENV, collect_claims
-from .course import METRICS_KEY, RESULTS_ENV
+from .course import METRICS_KEY, RESULTS_ENV, tagged
 from .profile import PROFILE_ENV
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,9 +37,8 @@ REPO = Path(__file__).resolve().parents[1]
 def collect_metrics(notebook) -> dict:
     """Merge the metrics every `record(...)` call left in an executed notebook's outputs."""
     metrics = {}
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            metrics.update(output.get("metadata", {}).get(METRICS_KEY, {}))
+    for entry in tagged(notebook, METRICS_KEY):
+        metrics.update(entry)
     return metrics
 
 
