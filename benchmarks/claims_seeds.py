@@ -82,9 +82,9 @@ def aggregate(runs: list[dict]) -> tuple[list[int], list[dict]]:
         mean_margin = float(margins.mean())
         if not np.isfinite(mean_margin):
             z = None
-        elif len(margins) > 1 and sd > 0:
+        elif len(margins) > 1 and sd > 1e-9 * max(1.0, abs(mean_margin)):
             z = mean_margin / sd
-        else:  # no spread at all across seeds (a deterministic result): z is unbounded
+        else:  # no spread across seeds beyond float rounding (a deterministic result): z is unbounded
             z = None
         out.append({**row, "values": values, "passed": sum(by_seed[s][2] for s in by_seed),
                     "runs": len(by_seed), "mean": float(np.mean(present)),
@@ -242,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="run (seed, notebook) pairs again even where an ok run exists")
     args = parser.parse_args(argv)
     result = load(args.results)
+    for run in result["runs"]:  # runs from before runs named their CPU ran on the file's one
+        run.setdefault("cpu", result.get("cpu", "unknown"))
     if args.readme:
         write_readme(result)
         return 0
@@ -262,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             seed, notebook = pair
             print(f"seed {seed} {notebook} ...", flush=True)
             run = run_one(seed, notebook, args.out, args.timeout, threads=args.threads)
+            run["cpu"] = metadata("claims_seeds", torch.device("cpu"))["cpu"]
             failed = sum(not c["passed"] for c in run["claims"])
             with lock:  # appended as soon as it ends: a stopped benchmark loses no finished run
                 print(f"  seed {seed} {notebook}: {run['status']} {run['seconds']:.0f} s, "
@@ -271,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
                 result["seeds"], result["claims"] = aggregate(result["runs"])
                 result.update({**metadata("claims_seeds", torch.device("cpu")),
                                "profile": "quick", "z_goal": Z_GOAL})
+                # seeds run on several machines: the same seed gives other numbers on another CPU
+                result["cpus"] = sorted({r["cpu"] for r in result["runs"]})
                 result["threads_per_run"] = args.threads or torch.get_num_threads()
                 save(result, args.results)
 

@@ -12,13 +12,20 @@ run (at toy size most accuracy bars are missed). Any other exception fails the n
 as in a real run. Results a notebook would save go to the runner's output folder
 (`$RECIPE_RESULTS_DIR`), never to benchmarks/results/.
 
-Only the runner uses this module: it rewrites the notebook's asserts (`soften_asserts`)
-and inserts a cell after the parameters cell that imports the soft assert.
+The exercises' solutions run too: `prepare` appends the code of every solution
+(`solutions`) as cells after the notebook's own, so a solution that no longer runs
+against the notebook fails the smoke run, and with it `make test`.
+
+Only the runner uses this module: it rewrites the notebook's asserts (`soften_asserts`),
+inserts a cell after the parameters cell that imports the soft assert and appends the
+solutions.
 """
 
 from __future__ import annotations
 
 import ast
+import re
+import textwrap
 
 SMOKE_KEY = "recipe_utils/smoke_assert"
 
@@ -64,9 +71,22 @@ def soften_asserts(source: str, *, cell: int) -> str:
     return ast.unparse(ast.fix_missing_locations(_SoftAsserts(cell).visit(tree)))
 
 
+_SOLUTION = re.compile(r"<summary>Solution</summary>(.*?)</details>", re.S)
+_CODE = re.compile(r"```python\n(.*?)```", re.S)
+
+
+def solutions(notebook) -> list[str]:
+    """The code blocks of the exercises' solutions (`<details>` after `## Exercises`), dedented."""
+    text = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    if "## Exercises" not in text:
+        return []
+    section = text[text.index("## Exercises"):]
+    return [textwrap.dedent(code) for block in _SOLUTION.findall(section) for code in _CODE.findall(block)]
+
+
 def prepare(notebook) -> None:
     """Rewrite an nbformat notebook in place for a smoke run (see the module docstring)."""
-    from nbformat.v4 import new_code_cell
+    from nbformat.v4 import new_code_cell, new_markdown_cell
 
     for i, cell in enumerate(notebook.cells):
         if cell.cell_type == "code":
@@ -78,6 +98,14 @@ def prepare(notebook) -> None:
         "# smoke run: asserts are reported, not raised (inserted by recipe_utils.runner --smoke)\n"
         "from recipe_utils.smoke import soft_assert as _smoke_assert")
     notebook.cells.insert(tagged[0] + 1, setup)
+    codes = solutions(notebook)
+    if codes:
+        notebook.cells.append(new_markdown_cell(
+            "## Smoke run: the exercises' solutions\n\nAppended by `recipe_utils.runner --smoke`; "
+            "each must run after the notebook's cells."))
+        start = len(notebook.cells)
+        notebook.cells += [new_code_cell(soften_asserts(f"# solution {k + 1}\n{code}", cell=start + k))
+                           for k, code in enumerate(codes)]
 
 
 def collect_failed_asserts(notebook) -> list[dict]:

@@ -148,6 +148,9 @@ def test_the_seed_benchmark_aggregates_values_margins_and_z():
     assert second["mean_margin"] == pytest.approx(0.0)  # margins +0.1 and -0.1 for an upper bound
     flat = bench.aggregate([run(s, "02_x.ipynb", 1.0, threshold=0.5) for s in range(3)])[1][0]
     assert flat["z"] is None and bench.meets_goal(flat)  # no spread: a deterministic result
+    rounding = [run(s, "02_x.ipynb", 0.0038610994815826416 + s * 2e-18, threshold=0.01, direction="below")
+                for s in range(3)]
+    assert bench.aggregate(rounding)[1][0]["z"] is None  # float rounding is no spread, not z = 1e16
     assert "MISSED" in bench.format_table({"seeds": seeds, "claims": rows})
 
 

@@ -1,6 +1,7 @@
 """Every notebook ends with exercises whose hints and solutions are there and whose
 solution code still matches the notebook: it parses, and every name it uses is defined
-by the notebook, by the solution itself, or is a builtin (code that moved fails here)."""
+by the notebook, by the solution itself, or is a builtin (code that moved fails here).
+The smoke run (`make test`) then executes every solution after its notebook."""
 
 import ast
 import builtins
@@ -9,10 +10,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from recipe_utils import smoke
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]*.ipynb"))
-SOLUTION = re.compile(r"<summary>Solution</summary>(.*?)</details>", re.S)
-CODE = re.compile(r"```python\n(.*?)```", re.S)
 
 
 def _python(source: str) -> str:
@@ -59,11 +61,27 @@ def test_solution_code_uses_only_names_the_notebook_defines(path):
     for cell in notebook.cells:
         if cell.cell_type == "code":
             defined |= _defined(ast.parse(_python(cell.source)))
-    solutions = [code for block in SOLUTION.findall(_exercises(notebook)) for code in CODE.findall(block)]
-    for code in solutions:
-        source = "\n".join(line[3:] if line.startswith("   ") else line for line in code.splitlines())
+    _exercises(notebook)
+    for source in smoke.solutions(notebook):
         tree = ast.parse(source)  # a SyntaxError names the solution's line
         own = _defined(tree)
         used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
         unknown = sorted(used - defined - own)
         assert not unknown, f"{path.name}: a solution uses {unknown}, which the notebook never defines:\n{source}"
+
+
+def test_a_smoke_run_appends_every_solution_as_a_cell():
+    exercises = ("## Exercises\n\n1. Do it.\n   <details><summary>Hint</summary>\n\n   x\n   </details>\n"
+                 "   <details><summary>Solution</summary>\n\n   ```python\n   y = x + 1\n   assert y > 5\n"
+                 "   ```\n   </details>")
+    code = new_code_cell("x = 1")
+    code.metadata["tags"] = ["parameters"]
+    notebook = new_notebook(cells=[code, new_markdown_cell(exercises)])
+    assert smoke.solutions(notebook) == ["y = x + 1\nassert y > 5\n"]
+    smoke.prepare(notebook)
+    last = notebook.cells[-1]
+    assert last.cell_type == "code" and last.source.startswith("y = x + 1")
+    assert "_smoke_assert(y > 5" in last.source  # softened like the notebook's own asserts
+    namespace = {"_smoke_assert": lambda *a, **k: None}
+    exec(notebook.cells[0].source + "\n" + last.source, namespace)
+    assert namespace["y"] == 2

@@ -6,6 +6,8 @@ the same grid renders without widgets (CI, a static viewer), then `browser` wrap
 
 from __future__ import annotations
 
+import io
+
 from .query import ImageQuery
 
 ALL = "(all)"
@@ -31,7 +33,7 @@ def browser(queries: dict[str, ImageQuery], *, per_page: int = 50, ncols: int = 
     try:
         import ipywidgets as widgets
         import matplotlib.pyplot as plt
-        from IPython.display import display
+        from IPython.display import Image, display
     except ImportError:
         print("ipywidgets is not installed: use browse_page(...).show() instead.")
         return None
@@ -54,8 +56,12 @@ def browser(queries: dict[str, ImageQuery], *, per_page: int = 50, ncols: int = 
                 return
             ax = shown.show(n=per_page, ncols=ncols,
                             title=f"{split.value} · {label.value} · page {page.value}")
-            display(ax.figure)
+            # PNG bytes, not the Figure: a Figure displays as an image only under the inline
+            # backend, and a kernel started with MPLBACKEND=Agg (CI, scripts) would show text
+            buf = io.BytesIO()
+            ax.figure.savefig(buf, format="png", bbox_inches="tight")
             plt.close(ax.figure)
+            display(Image(data=buf.getvalue(), format="png"))
 
     for w in (split, label, sort, descending, page):
         w.observe(render, names="value")

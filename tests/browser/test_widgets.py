@@ -1,36 +1,53 @@
 """The course's widgets in a real JupyterLab: notebook 01's image browser and notebook 02's
 labeling game render, and respond to input (the image shown changes).
 
-A generated notebook builds both on small generated images with the same calls the
-course notebooks make (`audit.browser`, `human.labeling_game`), so the test needs no
-CIFAR-10 and takes about a minute.
+The widget cells are taken from the notebooks themselves (01's `audit.browser` cell as it
+is, 02's game cell up to its `display`), after a setup cell that defines the names they
+use on small generated images, so the test needs no CIFAR-10, no training, and takes
+about a minute.
 """
 
+import ast
 import json
 import os
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import nbformat
 import pytest
 from conftest import free_port
 from nbformat.v4 import new_code_cell, new_notebook
 
-CELLS = [
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+SETUP = (
     "import numpy as np\n"
-    "from IPython.display import display\n"
+    "from types import SimpleNamespace\n"
+    "import recipe_utils as ru\n"
     "from recipe_utils import audit, human\n"
     "rng = np.random.default_rng(0)\n"
     "images = rng.integers(0, 256, (60, 32, 32, 3), dtype=np.uint8)\n"
-    "labels = np.repeat(np.arange(3), 20)\n"
-    "classes = ['cat', 'dog', 'ship']\n"
-    "queries = {'train': audit.ImageQuery(images, labels, classes=classes)"
-    ".with_scores(**audit.image_stats(images))}",
-    "display(audit.browser(queries, per_page=10, ncols=5))",
-    "display(human.labeling_game(images[:5], labels[:5], classes))",
-]
+    "labels = np.repeat(np.arange(10), 6)\n"
+    "classes = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')\n"
+    "queries = {'train': audit.ImageQuery(images, labels, classes=list(classes))"
+    ".with_scores(**audit.image_stats(images))}\n"
+    "splits = SimpleNamespace(test=SimpleNamespace(images=images, labels=labels))"
+)
+
+
+def notebook_cell(notebook: str, call: str, *, until_display: bool = False) -> str:
+    """The code cell of a course notebook that makes `call`; with `until_display`, only its
+    statements up to the one that displays the widget (the rest needs a trained model)."""
+    cells = [c.source for c in nbformat.read(NOTEBOOKS / notebook, as_version=4).cells
+             if c.cell_type == "code" and call in c.source]
+    assert len(cells) == 1, f"{notebook}: expected one cell calling {call}, found {len(cells)}"
+    if not until_display:
+        return cells[0]
+    statements = ast.parse(cells[0]).body
+    shown = next(i for i, node in enumerate(statements) if "display(" in ast.unparse(node))
+    return "\n".join(ast.unparse(node) for node in statements[:shown + 1])
 
 
 GRID = ".widget-vbox .jp-RenderedImage img"  # the browser's page of images, in its Output widget
@@ -39,7 +56,9 @@ GRID = ".widget-vbox .jp-RenderedImage img"  # the browser's page of images, in 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
-    nbformat.write(new_notebook(cells=[new_code_cell(c) for c in CELLS],
+    cells = [SETUP, notebook_cell("01_become_one_with_the_data.ipynb", "audit.browser("),
+             notebook_cell("02_skeleton_and_baselines.ipynb", "human.labeling_game(", until_display=True)]
+    nbformat.write(new_notebook(cells=[new_code_cell(c) for c in cells],
                                 metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                          "language": "python"}}),
                    root / "widgets.ipynb")
@@ -49,7 +68,10 @@ def lab(tmp_path_factory):
            "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # kernels inherit the server's environment; CI exports MPLBACKEND=Agg, under which a
+    # Figure displays as text, so the widgets must not depend on the inline backend
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:
@@ -87,7 +109,7 @@ def test_browser_and_game_render_and_respond(browser, lab, shots):
     page.click(".widget-button:has-text('dog')")
     page.wait_for_function("([el, src]) => el.getAttribute('src') !== src", arg=[game_image, before_game],
                            timeout=30_000)
-    assert page.is_visible("text=image 2 of 5")
+    assert page.is_visible("text=image 2 of 20")
 
     box = page.locator(".widget-text input[type=number]")
     box.fill("1")
