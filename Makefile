@@ -3,7 +3,7 @@
 #                size (the smoke run), the course site built from that run and checked in
 #                a real browser (tests/browser): about 20-30 minutes on 2 cores
 #   make course  every notebook in order in the quick profile, claims asserted (runs/):
-#                25-45 minutes on 2 cores, so CI leaves it to the seed benchmark
+#                25-48 minutes on 2 cores, so CI leaves it to the seed benchmark
 #   make smoke   the full profile's code at toy size on any machine (runs/smoke/)
 #   make book    the course site from `make course`'s executed notebooks (build/book/)
 #   make lab     JupyterLab on notebooks/ (extra flags: make lab LAB_ARGS="--port 8889 --no-browser")
