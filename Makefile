@@ -1,7 +1,7 @@
 # nn-recipe: every target sets itself up (venv, install, data) so a fresh clone just works.
 #   make test    unit tests, every notebook and every exercise solution executed at toy
 #                size (the smoke run), the course site built from that run and checked in
-#                a real browser (tests/browser): about 20-30 minutes on 2 cores
+#                a real browser (tests/browser): about 30 minutes on 2 cores (AVX2)
 #   make course  every notebook in order in the quick profile, claims asserted (runs/):
 #                25-48 minutes on 2 cores, so CI leaves it to the seed benchmark
 #   make smoke   the full profile's code at toy size on any machine (runs/smoke/)

@@ -123,8 +123,11 @@ def write_claims(rows: list[dict], out_dir: Path, *, seed: int | None) -> Path:
 
 def format_failed_claims(rows: list[dict]) -> str:
     """The claims that did not hold, one line each ("" when all held)."""
-    lines = [f"{row['notebook']}: {c['name']!r} {c['value']:.4g} "
-             f"{'>' if c['direction'] == 'above' else '<'} {c['threshold']:.4g} FAILS"
+    def number(x):  # a claim recorded from a toy-size run can carry a non-number (nan as text)
+        return f"{x:.4g}" if isinstance(x, (int, float)) else str(x)
+
+    lines = [f"{row['notebook']}: {c['name']!r} {number(c['value'])} "
+             f"{'>' if c['direction'] == 'above' else '<'} {number(c['threshold'])} FAILS"
              f"{'' if c['asserted'] else ' (reported, not asserted)'}"
              for row in rows for c in row.get("claims", []) if not c["passed"]]
     return "\n".join(["claims that did not hold:", *lines]) if lines else ""

@@ -179,3 +179,13 @@ def test_apply_sets_each_claim_calls_flag_from_the_goal(tmp_path):
     assert sources[3] == 'ru.claim("shaky", y, below=(1 if QUICK else 2), asserted=False)'
     assert len(changed) == 3
     assert bench.apply_flags(result, tmp_path) == []  # a second pass changes nothing
+
+
+def test_the_runner_lists_a_failed_claim_whose_value_is_not_a_number():
+    from recipe_utils import runner
+
+    rows = [{"notebook": "02_x.ipynb", "claims": [
+        {"name": "churn", "value": "nan", "direction": "above", "threshold": 0.1, "asserted": True, "passed": False},
+        {"name": "fine", "value": 0.5, "direction": "above", "threshold": 0.1, "asserted": True, "passed": True}]}]
+    text = runner.format_failed_claims(rows)  # a smoke run records nan as text: no ValueError
+    assert "'churn' nan > 0.1 FAILS" in text and "fine" not in text
