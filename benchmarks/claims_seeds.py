@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _results import RESULTS, metadata
+from _results import RESULTS, cpu_name, metadata
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ["00_setup", "01_become_one_with_the_data", "02_skeleton_and_baselines", "03_overfit",
@@ -259,12 +259,13 @@ def main(argv: list[str] | None = None) -> int:
                 if args.rerun or not any(r["seed"] == seed and r["notebook"] == f"{notebook}.ipynb"
                                          and r["status"] == "ok" for r in result["runs"])]
         lock = threading.Lock()
+        cpu = cpu_name()  # one machine per benchmark process: read /proc/cpuinfo once
 
         def one(pair):
             seed, notebook = pair
             print(f"seed {seed} {notebook} ...", flush=True)
             run = run_one(seed, notebook, args.out, args.timeout, threads=args.threads)
-            run["cpu"] = metadata("claims_seeds", torch.device("cpu"))["cpu"]
+            run["cpu"] = cpu
             failed = sum(not c["passed"] for c in run["claims"])
             with lock:  # appended as soon as it ends: a stopped benchmark loses no finished run
                 print(f"  seed {seed} {notebook}: {run['status']} {run['seconds']:.0f} s, "
