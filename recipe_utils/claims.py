@@ -58,7 +58,7 @@ class Claim:
         status = "holds" if self.passed else "FAILS"
         kind = "" if self.asserted else " (reported, not asserted)"
         sign = ">" if self.direction == "above" else "<"
-        text = f"claim {self.name!r} {status}{kind}: {_fmt(self.value)} {sign} {_fmt(self.threshold)}"
+        text = f"claim {self.name!r} {status}{kind}: {format_value(self.value)} {sign} {format_value(self.threshold)}"
         if self.se is not None:
             text += (f" (paired mean gain ± 95% half-width {self.value:+.4f} ± "
                      f"{self.half_width:.4f}, se {self.se:.4f}, n={self.n}: {self.verdict})")
@@ -96,7 +96,9 @@ def calibration(name: str) -> dict | None:
     return _calibrations().get(name)
 
 
-def _fmt(x: float) -> str:
+def format_value(x) -> str:
+    """A claim's value or threshold for print: 4 significant digits for a float, else as text
+    (an int, or a nan that a notebook's JSON output recorded as the string "nan")."""
     return f"{x:.4g}" if isinstance(x, float) else str(x)
 
 

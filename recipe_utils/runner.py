@@ -27,7 +27,7 @@ from pathlib import Path
 from . import nbexec
 from . import smoke as smoke_module
 from .cifar import DATA_DIR_ENV, OFFLINE_ENV
-from .claims import CLAIMS_ENV, collect_claims
+from .claims import CLAIMS_ENV, collect_claims, format_value
 from .course import METRICS_KEY, RESULTS_ENV, tagged
 from .profile import PROFILE_ENV
 
@@ -123,11 +123,8 @@ def write_claims(rows: list[dict], out_dir: Path, *, seed: int | None) -> Path:
 
 def format_failed_claims(rows: list[dict]) -> str:
     """The claims that did not hold, one line each ("" when all held)."""
-    def number(x):  # a claim recorded from a toy-size run can carry a non-number (nan as text)
-        return f"{x:.4g}" if isinstance(x, (int, float)) else str(x)
-
-    lines = [f"{row['notebook']}: {c['name']!r} {number(c['value'])} "
-             f"{'>' if c['direction'] == 'above' else '<'} {number(c['threshold'])} FAILS"
+    lines = [f"{row['notebook']}: {c['name']!r} {format_value(c['value'])} "
+             f"{'>' if c['direction'] == 'above' else '<'} {format_value(c['threshold'])} FAILS"
              f"{'' if c['asserted'] else ' (reported, not asserted)'}"
              for row in rows for c in row.get("claims", []) if not c["passed"]]
     return "\n".join(["claims that did not hold:", *lines]) if lines else ""
