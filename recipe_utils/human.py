@@ -36,10 +36,21 @@ def binomial_interval(successes: int, trials: int, *, z: float = 1.96) -> tuple[
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def compare_with_model(human_right: int, model_right: int, trials: int) -> str:
+    """One line: the human's and the model's accuracy on the same `trials` images, each
+    with its 95% Wilson interval, and whether the intervals overlap."""
+    (h_low, h_high), (m_low, m_high) = (binomial_interval(k, trials) for k in (human_right, model_right))
+    verdict = "the intervals overlap: too few images to tell" if h_low <= m_high and m_low <= h_high else \
+        ("you are clearly better" if h_low > m_high else "the model is clearly better")
+    return (f"you {human_right}/{trials} ({h_low:.0%} to {h_high:.0%}), the model {model_right}/{trials} "
+            f"({m_low:.0%} to {m_high:.0%}): {verdict}")
+
+
 def labeling_game(images, labels, classes, *, on_done=None):
     """A widget showing one image at a time with a button per class; None without widgets.
 
-    on_done(accuracy, confusion, answers) is called after the last image.
+    on_done(accuracy, confusion, answers) is called after the last image; text it returns
+    replaces the game's status line (print in a widget callback goes to the log, not the page).
     """
     try:
         import io
@@ -67,7 +78,9 @@ def labeling_game(images, labels, classes, *, on_done=None):
         accuracy, confusion = score_answers(answers, labels[:len(answers)], num_classes=len(classes))
         status.value = f"done: your accuracy {accuracy:.0%}"
         if on_done is not None:
-            on_done(accuracy, confusion, list(answers))
+            message = on_done(accuracy, confusion, list(answers))
+            if isinstance(message, str):
+                status.value = message
 
     buttons = [widgets.Button(description=name) for name in classes]
     for b in buttons:

@@ -122,10 +122,10 @@ SIZES: dict[str, dict[str, dict[str, Run]]] = {
         "pretext": _row(Run(4_000, 4, seeds=3), Run(20_000, 4, widths=F, seeds=3)),
     },
     "04b_regularize_model": {
-        # the same baseline, and its one-change rows (half widths, batch / 4, dropout2d,
-        # 3 weight decays, early stopping, label smoothing)
-        "regularize": _row(Run(1_000, 20, seeds=3, runs=10),
-                           Run(5_000, 20, widths=F, seeds=3, runs=10)),
+        # the same baseline, and its one-change rows (half widths, batch / 4 with and
+        # without lr / 4, dropout2d, 4 weight decays, early stopping, label smoothing)
+        "regularize": _row(Run(1_000, 20, seeds=3, runs=12),
+                           Run(5_000, 20, widths=F, seeds=3, runs=12)),
         # the 2x-widths row with early stopping: its widths, same data and steps
         "larger": _row(Run(1_000, 20, widths=(32, 64, 64), seeds=3),
                        Run(5_000, 20, widths=(128, 512, 512), seeds=3)),

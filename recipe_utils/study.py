@@ -210,7 +210,8 @@ def _mean_sd(values: np.ndarray) -> str:
 
 def make_trainer(splits: Splits, nets: dict[str, Callable[[int], nn.Module]], *, size: Run,
                  base: TrainConfig, device: str | torch.device | None = None,
-                 equal_steps: bool = True, keep_seed: int | None = None) -> Callable[..., dict]:
+                 equal_steps: bool = True, keep_seed: int | None = None,
+                 score_test: bool = False) -> Callable[..., dict]:
     """A Study's `train(seed=..., **setting)`: one seeded run of `nets[model](seed)`.
 
     Settings: model (a key of `nets`), config, augment, train_size, batch_size, steps.
@@ -218,7 +219,9 @@ def make_trainer(splits: Splits, nets: dict[str, Callable[[int], nn.Module]], *,
     val split with the weights it ends with (the best ones, under early stopping).
     Returns its numbers: `summarize`'s, with val_acc and val_loss of those weights, plus
     mean confidence, mean logit norm (L2 over the classes) and calibration error on val,
-    and, for a net with Dropout2d, the val accuracy after `recalibrate_batchnorm`.
+    and, for a net with Dropout2d, the val accuracy after `recalibrate_batchnorm`. With
+    `score_test`, also `test_acc`: for runs that choose on val (early stopping), the
+    accuracy on a split that chose nothing.
 
     `size` is a row of the size table (train size, epochs, batch size). With
     `equal_steps`, every run takes about the optimizer steps of `size` (whole epochs,
@@ -233,6 +236,7 @@ def make_trainer(splits: Splits, nets: dict[str, Callable[[int], nn.Module]], *,
     steps = size.epochs * math.ceil(size_images / size.batch_size) if equal_steps else None
     val_loader = splits.loader("val", batch_size=1000)
     val_targets = torch.as_tensor(splits.val.labels)
+    test_loader = splits.loader("test", batch_size=1000) if score_test else None
     default_model = next(iter(nets))
     kept: dict[str, tuple[nn.Module, object]] = {}
 
@@ -255,6 +259,8 @@ def make_trainer(splits: Splits, nets: dict[str, Callable[[int], nn.Module]], *,
                    "confidence": float(probs.max(1).mean()),
                    "logit_norm": float(logits.norm(dim=1).mean()),
                    "ece": expected_calibration_error(probs, splits.val.labels)}
+        if test_loader is not None:
+            numbers["test_acc"] = evaluate(net, test_loader).accuracy
         if any(isinstance(m, nn.Dropout2d) for m in net.modules()):
             plain = subset(splits.train, train_size, seed=seed)
             loader = splits.loader(plain, batch_size=500)

@@ -45,3 +45,24 @@ def test_labeling_game_scores_the_clicks_in_order():
     assert answers == [1, 1, 0] and accuracy == pytest.approx(1 / 3)
     np.testing.assert_array_equal(confusion, [[0, 1], [1, 1]])
     assert "33%" in game.children[1].value
+
+
+def test_game_status_shows_what_on_done_returns():
+    pytest.importorskip("ipywidgets")
+    pytest.importorskip("PIL")
+    images = np.zeros((1, 8, 8, 3), dtype=np.uint8)
+    game = human.labeling_game(images, np.array([0]), ["cat", "dog"],
+                               on_done=lambda acc, confusion, answers: f"scored {acc:.0%}")
+    game.children[2].children[0].click()
+    assert game.children[1].value == "scored 100%"
+
+
+def test_compare_with_model_intervals_and_verdict():
+    # 19/20 against 4/20: Wilson intervals (75%-99%) and (8%-42%) do not overlap
+    line = human.compare_with_model(19, 4, 20)
+    assert "you 19/20 (76% to 99%)" in line and "the model 4/20 (8% to 42%)" in line
+    assert line.endswith("you are clearly better")
+    assert human.compare_with_model(4, 19, 20).endswith("the model is clearly better")
+    assert "too few images" in human.compare_with_model(12, 10, 20)
+    with pytest.raises(ValueError):
+        human.compare_with_model(21, 4, 20)
