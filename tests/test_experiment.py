@@ -204,3 +204,22 @@ def test_train_model_takes_a_loader_a_wrapper_and_a_fixed_subset():
         train_model(make, splits, dataclasses.replace(config, seed=seed), train_size=40,
                     subset_seed=7, wrap=lambda inner: seen.append(inner) or inner, validate=False)
     assert torch.equal(seen[0].images, seen[1].images) and seen[0].seed != seen[1].seed
+
+
+def test_make_trainer_scores_the_test_split_only_when_asked():
+    from recipe_utils import models
+    from recipe_utils.data import Split
+    from recipe_utils.sizes import Run
+
+    splits = tiny_splits()
+    # a test split unlike val (other images, labels reversed), so a mix-up cannot pass
+    rng = np.random.default_rng(5)
+    splits = dataclasses.replace(splits, test=Split(
+        rng.integers(0, 256, (30, 32, 32, 3), dtype=np.uint8), 9 - np.arange(30) % 10, np.arange(30)))
+    nets = {"net": lambda seed: models.fast_net(widths=(4, 8, 8))}
+    size, base = Run(40, 2, batch_size=20), ru.TrainConfig(lr=1e-3)
+    assert "test_acc" not in make_trainer(splits, nets, size=size, base=base)(seed=0)
+    train = make_trainer(splits, nets, size=size, base=base, keep_seed=0, score_test=True)
+    numbers = train(seed=0)
+    model = train.kept({})[0]
+    assert numbers["test_acc"] == ru.evaluate(model, splits.loader("test", batch_size=30)).accuracy
