@@ -40,8 +40,12 @@ def compare_with_model(human_right: int, model_right: int, trials: int) -> str:
     """One line: the human's and the model's accuracy on the same `trials` images, each
     with its 95% Wilson interval, and whether the intervals overlap."""
     (h_low, h_high), (m_low, m_high) = (binomial_interval(k, trials) for k in (human_right, model_right))
-    verdict = "the intervals overlap: too few images to tell" if h_low <= m_high and m_low <= h_high else \
-        ("you are clearly better" if h_low > m_high else "the model is clearly better")
+    if h_low > m_high:
+        verdict = "you are clearly better"
+    elif m_low > h_high:
+        verdict = "the model is clearly better"
+    else:
+        verdict = "the intervals overlap: too few images to tell"
     return (f"you {human_right}/{trials} ({h_low:.0%} to {h_high:.0%}), the model {model_right}/{trials} "
             f"({m_low:.0%} to {m_high:.0%}): {verdict}")
 
