@@ -162,6 +162,28 @@ def _calls(source: str):
         yield m.end(), i - 1
 
 
+def sync_flags(rows: list[dict], notebooks: Path = REPO / "notebooks") -> None:
+    """Set each row's `asserted` from what its notebook's claim call says now: a run records
+    the flag it ran with, and `--apply` may have changed it since."""
+    sources: dict[str, list[tuple[re.Pattern, bool]]] = {}
+    for row in rows:
+        if row["notebook"] not in sources:
+            path = notebooks / row["notebook"]
+            calls = []
+            if path.exists():
+                for cell in json.loads(path.read_text())["cells"]:
+                    source = "".join(cell["source"]) if cell["cell_type"] == "code" else ""
+                    for start, end in _calls(source):
+                        args = source[start:end]
+                        pattern = _template(args)
+                        if pattern:
+                            calls.append((pattern, not re.search(r",\s*asserted=False", args)))
+            sources[row["notebook"]] = calls
+        flags = [asserted for pattern, asserted in sources[row["notebook"]] if pattern.match(row["name"])]
+        if flags:  # a claim no longer in its notebook keeps the flag its runs recorded
+            row["asserted"] = all(flags)
+
+
 def apply_flags(result: dict, notebooks: Path = REPO / "notebooks") -> list[str]:
     """Make each claim call in the notebooks asserted exactly when the benchmark's goal is
     met: `asserted=False` added where an asserted claim missed it, removed where a reported
@@ -244,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     result = load(args.results)
     for run in result["runs"]:  # runs from before runs named their CPU ran on the file's one
         run.setdefault("cpu", result.get("cpu", "unknown"))
+    sync_flags(result["claims"])
     if args.readme:
         write_readme(result)
         return 0
@@ -273,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
                 result["runs"] = [r for r in result["runs"] if not (
                     r["seed"] == seed and r["notebook"] == run["notebook"])] + [run]
                 result["seeds"], result["claims"] = aggregate(result["runs"])
+                sync_flags(result["claims"])
                 result.update({**metadata("claims_seeds", torch.device("cpu")),
                                "profile": "quick", "z_goal": Z_GOAL})
                 # seeds run on several machines: the same seed gives other numbers on another CPU

@@ -181,6 +181,18 @@ def test_apply_sets_each_claim_calls_flag_from_the_goal(tmp_path):
     assert bench.apply_flags(result, tmp_path) == []  # a second pass changes nothing
 
 
+def test_the_table_takes_each_claims_flag_from_its_notebook_not_from_old_runs(tmp_path):
+    bench = _benchmark()
+    cells = ['ru.claim("steady", x, above=0)', 'ru.claim(f"{k} helps", g, above=0, asserted=False)']
+    nbformat.write(new_notebook(cells=[new_code_cell(c) for c in cells]), tmp_path / "03_x.ipynb")
+    rows = [{"notebook": "03_x.ipynb", "name": "steady", "asserted": False},
+            {"notebook": "03_x.ipynb", "name": "mixup helps", "asserted": True},  # run before --apply
+            {"notebook": "03_x.ipynb", "name": "gone", "asserted": True},
+            {"notebook": "09_missing.ipynb", "name": "steady", "asserted": False}]
+    bench.sync_flags(rows, tmp_path)
+    assert [r["asserted"] for r in rows] == [True, False, True, False]
+
+
 def test_the_runner_lists_a_failed_claim_whose_value_is_not_a_number():
     from recipe_utils import runner
 
