@@ -79,9 +79,13 @@ def download_url(
 ) -> Path:
     """Download `url` to `dest`, resuming partial files and verifying `md5` (or `sha256`).
 
-    Returns `dest`. Raises `DownloadError` after `retries` failed attempts, saying why
-    and what to do when the machine is offline.
+    `sha256` may be the leading hex digits of the digest only (8 or more), as in
+    torch.hub's weights names (`resnet18-f37072fd.pth`). Returns `dest`. Raises
+    `DownloadError` after `retries` failed attempts, saying why and what to do when the
+    machine is offline.
     """
+    if sha256 is not None and len(sha256) < 8:
+        raise ValueError(f"sha256 must have at least 8 hex digits, got {sha256!r}.")
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -95,7 +99,7 @@ def download_url(
         else:
             algorithm, expected = ("sha256", sha256) if sha256 else ("md5", md5)
             actual = file_digest(part, algorithm) if expected else None
-            if actual == expected:
+            if actual == expected or (actual and algorithm == "sha256" and actual.startswith(expected)):
                 part.replace(dest)
                 return dest
             problem = (f"checksum mismatch ({algorithm} {actual}, expected {expected}); "
@@ -108,3 +112,29 @@ def download_url(
         f"{problem}. If this machine is offline, copy the file onto it by hand "
         f"(to {dest}) or use an offline copy of the data (see datasets/README.md)."
     )
+
+
+def fetch_hub_weights(url: str, *, cache_dir: str | Path | None = None, retries: int = 2,
+                      timeout: float = 30.0, progress: bool = True) -> Path:
+    """A torch.hub-style weights file (`<name>-<sha256 prefix>.pth`), fetched once and verified.
+
+    The hex digits after the last "-" of the file name are the leading digits of its
+    sha256, as torchvision names its weights. `cache_dir` defaults to torch.hub's
+    checkpoints folder (~/.cache/torch/hub/checkpoints), so a file torchvision already
+    fetched is reused. Returns its path; DownloadError when it cannot be had.
+    """
+    name = url.rstrip("/").rsplit("/", 1)[-1]
+    stem = name.rsplit(".", 1)[0]
+    prefix = stem.rsplit("-", 1)[-1] if "-" in stem else ""
+    if len(prefix) < 8 or any(c not in "0123456789abcdef" for c in prefix):
+        raise ValueError(f"{name!r} does not end in '-<8 or more hex digits of its sha256>': "
+                         "the file cannot be verified.")
+    if cache_dir is None:
+        import torch
+
+        cache_dir = Path(torch.hub.get_dir()) / "checkpoints"
+    dest = Path(cache_dir) / name
+    if dest.exists() and sha256sum(dest).startswith(prefix):
+        return dest
+    return download_url(url, dest, md5=None, sha256=prefix, retries=retries, timeout=timeout,
+                        progress=progress)

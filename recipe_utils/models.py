@@ -7,6 +7,7 @@ counting and smaller inputs (16x16) work the same for all of them.
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 
@@ -129,22 +130,39 @@ def replace_head(model: nn.Module, num_classes: int) -> nn.Module:
     return model
 
 
-def pretrained_resnet18(*, num_classes: int = 10) -> nn.Module:
-    """torchvision's ImageNet ResNet-18 with a new `num_classes` head (downloads ~45 MB once).
+RESNET18_IMAGENET_URL = "https://download.pytorch.org/models/resnet18-f37072fd.pth"
 
-    Raises RuntimeError with what to do when the weights cannot be fetched (offline).
-    Expects inputs normalized with ImageNet's mean and std, as all torchvision weights do.
+
+def imagenet_resnet18(*, num_classes: int = 10, pretrained: bool = True,
+                      url: str = RESNET18_IMAGENET_URL, cache_dir=None,
+                      progress: bool = True) -> nn.Module:
+    """torchvision's ResNet-18 (ImageNet's shape: 7x7 stride-2 stem, max-pool) with a new
+    `num_classes` head: ImageNet weights (`pretrained`, ~45 MB fetched once through the
+    checksummed download) or a fresh init of the same net (the from-scratch reference).
+
+    (N, 3, H, W) -> (N, num_classes). Raises RuntimeError saying what to do when the
+    weights cannot be fetched (offline). The weights expect inputs normalized with
+    ImageNet's mean and std; fine-tuning on CIFAR-10's own adapts to the small difference.
     """
     import torchvision
 
-    try:
-        model = torchvision.models.resnet18(weights=torchvision.models.ResNet18_Weights.DEFAULT)
-    except (OSError, RuntimeError) as e:  # URLError is an OSError; a bad download a RuntimeError
-        raise RuntimeError(
-            f"Could not load torchvision's pretrained ResNet-18 weights ({type(e).__name__}: {e}). "
-            "This needs internet once (the file is cached under ~/.cache/torch); offline, skip "
-            "this experiment or copy the weights file into that cache by hand.") from e
+    from .download import DownloadError, fetch_hub_weights
+
+    model = torchvision.models.resnet18(weights=None)
+    if pretrained:
+        try:
+            path = fetch_hub_weights(url, cache_dir=cache_dir, progress=progress)
+        except DownloadError as e:
+            raise RuntimeError(
+                f"Could not fetch the ImageNet ResNet-18 weights: {e} This needs internet once "
+                "(the file is then cached); offline, skip this experiment.") from e
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return replace_head(model, num_classes)
+
+
+def pretrained_resnet18(*, num_classes: int = 10, **kwargs) -> nn.Module:
+    """`imagenet_resnet18` with its ImageNet weights (see there)."""
+    return imagenet_resnet18(num_classes=num_classes, pretrained=True, **kwargs)
 
 
 def count_flops(model: nn.Module, in_shape: tuple[int, int, int] = (3, 32, 32)) -> int:
@@ -155,7 +173,6 @@ def count_flops(model: nn.Module, in_shape: tuple[int, int, int] = (3, 32, 32)) 
     Linear modules. It reports FLOPs (2 per multiply-accumulate); this returns half.
     Elementwise work (activations, norms, pooling) is left out, as there.
     """
-    import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     from .engine import device_of, eval_mode
@@ -221,7 +238,6 @@ def set_output_bias(model: nn.Module, class_counts) -> nn.Module:
 
     class_counts: (C,) counts or frequencies of each class in the training set.
     """
-    import torch
 
     last = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if not last or last[-1].bias is None:
@@ -245,7 +261,6 @@ def recalibrate_batchnorm(model: nn.Module, loader) -> nn.Module:
     the pass fails (or the loader is empty) the old statistics are put back and the error
     raised. Returns the model, in eval mode.
     """
-    import torch
 
     norms = [m for m in model.modules()
              if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d | nn.BatchNorm3d)]

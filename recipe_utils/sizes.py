@@ -118,8 +118,13 @@ SIZES: dict[str, dict[str, dict[str, Run]]] = {
                            Run(5_000, 20, widths=F, seeds=3, runs=7)),
         # mixup and its reference, on a schedule long enough for mixup to pay (full)
         "mixup": _row(Run(1_000, 20, seeds=3, runs=2), Run(5_000, 60, widths=F, seeds=3, runs=2)),
-        # rotation pretext: unlabeled images x epochs of pretraining, one per seed
-        "pretext": _row(Run(4_000, 4, seeds=3), Run(20_000, 4, widths=F, seeds=3)),
+        # transfer: pretraining on the five source classes' images (runs: with their labels,
+        # and on the rotation pretext), then fine-tuning on few labels of the other five
+        # (runs: from scratch, after each pretraining, and two ResNet-18s where ImageNet
+        # weights can be fetched)
+        "pretrain": _row(Run(2_500, 6, seeds=4, runs=2), Run(22_500, 8, widths=F, seeds=3, runs=2)),
+        "finetune": _row(Run(100, 30, batch_size=50, seeds=4, runs=5),
+                         Run(500, 30, widths=F, batch_size=50, seeds=3, runs=5)),
     },
     "04b_regularize_model": {
         # the same baseline, and its one-change rows (half widths, batch / 4 with and

@@ -75,17 +75,61 @@ def test_fast_net_dropout2d_only_in_training():
     assert any(isinstance(m, nn.Dropout2d) for m in net.modules())
 
 
-def test_pretrained_offline_gives_a_clear_error(monkeypatch):
-    import urllib.error
+def _generated_resnet18_weights(tmp_path):
+    """A torchvision ResNet-18 state dict of random weights, as a hub-named file."""
+    import hashlib
 
+    import torch
     import torchvision
 
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("Name or service not known")
+    torch.manual_seed(3)
+    state = torchvision.models.resnet18(weights=None).state_dict()
+    source = tmp_path / "generated.pth"
+    torch.save(state, source)
+    blob = source.read_bytes()
+    return state, blob, hashlib.sha256(blob).hexdigest()
 
-    monkeypatch.setattr(torchvision.models.ResNet18_Weights.DEFAULT, "get_state_dict", offline)
-    with pytest.raises(RuntimeError, match="needs internet once"):
-        models.pretrained_resnet18()
+
+def test_imagenet_weights_come_through_the_checksummed_download(tmp_path, serve):
+    import torch
+
+    state, blob, digest = _generated_resnet18_weights(tmp_path)
+    server = serve(blob)
+    url = server.url.rsplit("/", 1)[0] + f"/resnet18-{digest[:8]}.pth"
+    cache = tmp_path / "cache"
+    model = models.imagenet_resnet18(num_classes=5, url=url, cache_dir=cache, progress=False)
+    loaded = model.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in state.items() if not k.startswith("fc."))
+    assert model.fc.out_features == 5 and (cache / f"resnet18-{digest[:8]}.pth").is_file()
+    models.imagenet_resnet18(num_classes=5, url=url, cache_dir=cache, progress=False)
+    assert len(server.requests) == 1  # the verified file in the cache is not fetched again
+    scratch = models.imagenet_resnet18(num_classes=5, pretrained=False)
+    assert not torch.equal(scratch.conv1.weight, state["conv1.weight"])
+
+
+def test_imagenet_weights_that_do_not_match_their_name_are_refused(tmp_path, serve, monkeypatch):
+    monkeypatch.setattr("recipe_utils.download.time.sleep", lambda s: None)
+    _, blob, digest = _generated_resnet18_weights(tmp_path)
+    server = serve(blob)
+    wrong = "0" * 8 if not digest.startswith("0" * 8) else "1" * 8
+    url = server.url.rsplit("/", 1)[0] + f"/resnet18-{wrong}.pth"
+    with pytest.raises(RuntimeError, match="checksum mismatch.*offline, skip"):
+        models.imagenet_resnet18(url=url, cache_dir=tmp_path / "cache", progress=False)
+    assert not list((tmp_path / "cache").glob("*.pth"))  # nothing unverified is kept
+    with pytest.raises(ValueError, match="cannot be verified"):
+        models.imagenet_resnet18(url=server.url, cache_dir=tmp_path / "cache")
+
+
+def test_imagenet_weights_offline_give_a_clear_error_at_once(tmp_path, monkeypatch):
+    import socket
+
+    monkeypatch.setattr("recipe_utils.download.time.sleep", lambda s: None)
+    with socket.socket() as s:  # a port nobody listens on: refused, like a machine offline
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(RuntimeError, match="Connection refused.*needs internet once"):
+        models.pretrained_resnet18(url=f"http://127.0.0.1:{port}/resnet18-f37072fd.pth",
+                                   cache_dir=tmp_path, progress=False)
 
 
 def test_recalibrate_batchnorm_measures_statistics_without_dropout():
