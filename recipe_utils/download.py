@@ -76,13 +76,14 @@ def download_url(
     timeout: float = 60.0,
     retry_wait: float = 2.0,
     progress: bool = True,
+    offline_hint: str = "or use an offline copy of the data (see datasets/README.md)",
 ) -> Path:
     """Download `url` to `dest`, resuming partial files and verifying `md5` (or `sha256`).
 
     `sha256` may be the leading hex digits of the digest only (8 or more), as in
     torch.hub's weights names (`resnet18-f37072fd.pth`). Returns `dest`. Raises
     `DownloadError` after `retries` failed attempts, saying why and what to do when the
-    machine is offline.
+    machine is offline (`offline_hint` ends that advice).
     """
     if sha256 is not None and len(sha256) < 8:
         raise ValueError(f"sha256 must have at least 8 hex digits, got {sha256!r}.")
@@ -110,7 +111,7 @@ def download_url(
     raise DownloadError(
         f"Could not download {url} to {dest} after {retries} attempts; last problem: "
         f"{problem}. If this machine is offline, copy the file onto it by hand "
-        f"(to {dest}) or use an offline copy of the data (see datasets/README.md)."
+        f"(to {dest}) {offline_hint}."
     )
 
 
@@ -137,4 +138,4 @@ def fetch_hub_weights(url: str, *, cache_dir: str | Path | None = None, retries:
     if dest.exists() and sha256sum(dest).startswith(prefix):
         return dest
     return download_url(url, dest, md5=None, sha256=prefix, retries=retries, timeout=timeout,
-                        progress=progress)
+                        progress=progress, offline_hint=f"from a machine that can reach {url}")
