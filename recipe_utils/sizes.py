@@ -102,6 +102,11 @@ SIZES: dict[str, dict[str, dict[str, Run]]] = {
         # one change at a time (the 2x wider row costs about 4 runs)
         "one_change": _row(Run(1_000, 10, seeds=3, runs=7),
                            Run(5_000, 10, widths=F, seeds=3, runs=7)),
+        # complexify one at a time: 32x32 from the start vs `count` epochs at 16x16 first,
+        # then 32x32, at equal MACs (epochs: the budget in 32x32 epochs)
+        "complexify": _row(Run(1_000, 10, seeds=3, runs=2, count=8),
+                           Run(5_000, 10, widths=F, seeds=3, runs=2, count=8),
+                           Run(256, 1, widths=F, batch_size=64, seeds=2, runs=2, count=1)),
         # constant lr vs ImageNet step decay applied per batch
         "decay_defaults": _row(Run(1_000, 8, batch_size=64, seeds=3, runs=2),
                                Run(5_000, 6, widths=F, batch_size=64, seeds=3, runs=2)),

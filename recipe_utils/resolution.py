@@ -1,0 +1,81 @@
+"""Complexify one thing at a time: train on smaller inputs first, then continue at full size.
+
+The post's advice is to start with a simpler version of the problem (a smaller input,
+fewer signals) and add the complexity later, checking that each addition pays as
+expected. Here the simpler problem is the same images average-pooled to 16x16: the same
+net (its global pooling takes any input size) first trains on them, then continues at
+32x32. Against it runs the same net at 32x32 from the start, at an equal number of
+multiply-accumulates (MACs), so the schedule of resolutions is the one change between
+the rows. `make_resolution_trainer` builds the `train(seed=..., **setting)` a `Study` calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from .data import Splits
+from .experiment import subset, summarize
+from .models import count_flops, downsampled
+from .profile import seed_everything
+from .sizes import Run
+from .train import TrainConfig, evaluate, fit
+
+
+def cost_ratio(model: nn.Module, *, factor: int = 2) -> float:
+    """MACs of one forward pass on inputs pooled by `factor`, over those at 32x32."""
+    return count_flops(downsampled(model, factor=factor)) / count_flops(model)
+
+
+def full_size_epochs(total: int, small: int, ratio: float) -> int:
+    """Epochs at 32x32 left of a `total`-epoch budget after `small` epochs at `ratio` cost.
+
+    Rounded to the nearest epoch, and at least one: the second stage always runs.
+    """
+    if small < 0 or total < 1:
+        raise ValueError(f"need total >= 1 and small >= 0, got total={total}, small={small}.")
+    left = round(total - small * ratio)
+    if left < 1:
+        raise ValueError(f"{small} epochs at {ratio:.2f} of the cost use up the budget of "
+                         f"{total} epochs: choose fewer small-input epochs.")
+    return left
+
+
+def make_resolution_trainer(splits: Splits, net: Callable[[], nn.Module], *, size: Run,
+                            base: TrainConfig, factor: int = 2) -> Callable[..., dict]:
+    """A Study's `train(seed=..., small_epochs=0)` at the row `size` of the size table.
+
+    Each run trains `net()` on a stratified `size.train_size` subset: first for
+    `small_epochs` epochs on inputs average-pooled by `factor` (16x16 at 2), each stage
+    with its own `base` schedule, then for the epochs at 32x32 that leave the run's MACs
+    equal to `size.epochs` epochs at 32x32 (`full_size_epochs`). Returns `summarize`'s
+    numbers of the last stage with its `val_acc` at 32x32, `full_epochs`, `cost` (MACs
+    spent, in 32x32 epochs) and, after a small stage, `small_val_acc`: the val accuracy
+    of the 16x16 stage before it grew.
+    """
+    val_loader = splits.loader("val", batch_size=1000)
+    ratio = cost_ratio(net(), factor=factor)
+
+    def train(*, seed: int, small_epochs: int = 0) -> dict:
+        full_epochs = full_size_epochs(size.epochs, small_epochs, ratio)
+        images = subset(splits.train, size.train_size, seed=seed)
+        loader = splits.loader(images, batch_size=size.batch_size, shuffle=True, seed=seed)
+        seed_everything(seed)
+        model = net().to(splits.device, memory_format=torch.channels_last)
+        numbers = {}
+        if small_epochs:
+            small = downsampled(model, factor=factor)  # the same weights behind a pooling
+            fit(small, loader, config=dataclasses.replace(base, epochs=small_epochs, seed=seed),
+                progress=False, eval_every=0)
+            numbers["small_val_acc"] = evaluate(small, val_loader).accuracy
+        # the second stage's own seed: its batches come in the same order in both rows
+        history = fit(model, loader, config=dataclasses.replace(base, epochs=full_epochs, seed=seed),
+                      progress=False, eval_every=0)
+        return {**summarize(history), **numbers, "val_acc": evaluate(model, val_loader).accuracy,
+                "full_epochs": full_epochs, "cost": full_epochs + small_epochs * ratio}
+
+    train.cost_ratio = ratio
+    return train

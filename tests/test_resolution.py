@@ -1,0 +1,42 @@
+"""Complexify one at a time: 16x16 first, then 32x32, at equal MACs."""
+
+import pytest
+from test_experiment import tiny_splits
+
+from recipe_utils import models
+from recipe_utils.resolution import cost_ratio, full_size_epochs, make_resolution_trainer
+from recipe_utils.sizes import Run
+from recipe_utils.train import TrainConfig
+
+
+def test_a_16x16_pass_of_the_fast_net_costs_about_a_quarter():
+    ratio = cost_ratio(models.fast_net(widths=(8, 16, 16)))
+    assert 0.2 < ratio < 0.3
+
+
+def test_the_full_size_stage_gets_what_the_small_one_left_of_the_budget():
+    assert full_size_epochs(10, 0, 0.25) == 10
+    assert full_size_epochs(10, 8, 0.25) == 8
+    with pytest.raises(ValueError, match="use up the budget"):
+        full_size_epochs(2, 8, 0.25)
+    with pytest.raises(ValueError, match="small >= 0"):
+        full_size_epochs(10, -1, 0.25)
+
+
+def test_both_rows_spend_the_same_macs_and_the_small_stage_is_scored():
+    train = make_resolution_trainer(tiny_splits(n_train=120, n_val=40), lambda: models.fast_net(widths=(4, 8, 8)),
+                                    size=Run(64, 4, batch_size=32), base=TrainConfig(lr=1e-3))
+    plain, grown = train(seed=0), train(seed=0, small_epochs=4)
+    assert plain["full_epochs"] == 4 and grown["full_epochs"] == 3
+    assert abs(plain["cost"] - grown["cost"]) < 0.01
+    assert "small_val_acc" not in plain and 0 <= grown["small_val_acc"] <= 1
+    # deterministic: the same seed gives the same numbers on the same machine
+    assert train(seed=0, small_epochs=4)["val_acc"] == grown["val_acc"]
+
+
+def test_a_small_stage_that_leaves_no_budget_says_so():
+    train = make_resolution_trainer(tiny_splits(n_train=120, n_val=40),
+                                    lambda: models.fast_net(widths=(4, 8, 8)),
+                                    size=Run(64, 2, batch_size=32), base=TrainConfig(lr=1e-3))
+    with pytest.raises(ValueError, match="fewer small-input epochs"):
+        train(seed=0, small_epochs=8)
