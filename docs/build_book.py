@@ -55,7 +55,10 @@ def banner(info: dict, kind: str) -> dict:
                 f"{info.get('recipe_utils', '?')}.")
     else:
         text = f"*This page shows a run of the {kind} profile (its setup cell recorded no details)."
-    if kind == "quick":
+    if kind == "smoke":
+        text += (" A smoke run executes the full profile's code at toy size to find a typo: "
+                 "its numbers mean nothing; `make course` gives the quick profile's results.*")
+    elif kind == "quick":
         text += (" The quick profile runs on a CPU in minutes: its effects are real but smaller "
                  "than the full profile's (GPU), which the page shows once such a run exists.*")
     else:
@@ -105,7 +108,9 @@ def prepare(runs: Path, src: Path) -> list[str]:
         path, kind = found
         notebook = json.loads(path.read_text())
         offline(notebook)
-        notebook["cells"].insert(1, banner(run_info(notebook), kind))
+        info = run_info(notebook)
+        kind = info.get("profile", kind)  # a smoke run lies in runs/ too: trust what it recorded
+        notebook["cells"].insert(1, banner(info, kind))
         for cell in notebook["cells"]:  # nbformat ids are optional for Sphinx; keep them unique
             cell.pop("id", None)
         notebook["nbformat_minor"] = min(notebook.get("nbformat_minor", 4), 4)

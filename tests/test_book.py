@@ -46,8 +46,21 @@ def test_pages_carry_their_run_and_full_copies_win(tmp_path):
     assert "torch 2.14.1, recipe_utils 0.2.0" in banner(NAMES[0])
     assert "**full** profile on cuda" in banner(NAMES[3]) and "full profile's results" in banner(NAMES[3])
     assert "**quick** profile" in banner(NAMES[4])
+    assert "quick profile runs on a CPU" in banner(NAMES[0])
     assert "| notebook | stage |" in (src / "stages.md").read_text()
     assert (src / "conf.py").exists() and (src / "notebooks" / "GLOSSARY.md").exists()
+
+
+def test_a_smoke_run_is_labelled_smoke_not_quick(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    for name in NAMES:
+        executed(runs, name, "smoke")
+    book().prepare(runs, tmp_path / "src")
+    page = json.loads((tmp_path / "src" / "notebooks" / NAMES[0]).read_text())
+    text = "".join(page["cells"][1]["source"])
+    assert "**smoke** profile" in text and "numbers mean nothing" in text
+    assert "quick profile runs" not in text
+    assert f"{NAMES[0]} (smoke)" in capsys.readouterr().out
 
 
 def test_a_notebook_without_a_finished_copy_stops_the_build_naming_it(tmp_path):
