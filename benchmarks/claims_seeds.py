@@ -69,9 +69,10 @@ def aggregate(runs: list[dict]) -> tuple[list[int], list[dict]]:
             row = rows.setdefault((run["notebook"], c["name"]), {
                 "notebook": run["notebook"], "name": c["name"], "by_seed": {}})
             row.update(asserted=c["asserted"], direction=c["direction"], threshold=c["threshold"])
-            margin = (c["value"] - c["threshold"] if c["direction"] == "above"
-                      else c["threshold"] - c["value"])
-            row["by_seed"][run["seed"]] = (c["value"], margin, c["passed"])
+            value = c["value"] if isinstance(c["value"], int | float) else float("nan")  # None: nan
+            margin = (value - c["threshold"] if c["direction"] == "above"
+                      else c["threshold"] - value)
+            row["by_seed"][run["seed"]] = (value, margin, c["passed"])
     out = []
     for row in rows.values():
         by_seed = row.pop("by_seed")

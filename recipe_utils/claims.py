@@ -70,7 +70,11 @@ class Claim:
         return text
 
     def as_dict(self) -> dict:
-        return {**dataclasses.asdict(self), "passed": self.passed}
+        """The claim as JSON-safe fields: a non-finite number (a nan value, an se from one
+        seed) is None, which JSON can hold, instead of a nan that turns into text."""
+        fields = {k: None if isinstance(v, float) and not math.isfinite(v) else v
+                  for k, v in dataclasses.asdict(self).items()}
+        return {**fields, "passed": self.passed}
 
     def _ipython_display_(self) -> None:
         # `claim` has shown it already: a cell ending in ru.claim(...) shows it once
@@ -97,8 +101,10 @@ def calibration(name: str) -> dict | None:
 
 
 def format_value(x) -> str:
-    """A claim's value or threshold for print: 4 significant digits for a float, else as text
-    (an int, or a nan that a notebook's JSON output recorded as the string "nan")."""
+    """A claim's value or threshold for print: 4 significant digits for a float, "nan" for
+    a recorded None (not a number), else as text (an int, or an old record's "nan")."""
+    if x is None:
+        return "nan"
     return f"{x:.4g}" if isinstance(x, float) else str(x)
 
 

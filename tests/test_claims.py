@@ -199,5 +199,24 @@ def test_the_runner_lists_a_failed_claim_whose_value_is_not_a_number():
     rows = [{"notebook": "02_x.ipynb", "claims": [
         {"name": "churn", "value": "nan", "direction": "above", "threshold": 0.1, "asserted": True, "passed": False},
         {"name": "fine", "value": 0.5, "direction": "above", "threshold": 0.1, "asserted": True, "passed": True}]}]
-    text = runner.format_failed_claims(rows)  # a smoke run records nan as text: no ValueError
+    text = runner.format_failed_claims(rows)  # an old record holds nan as text: no ValueError
     assert "'churn' nan > 0.1 FAILS" in text and "fine" not in text
+    rows[0]["claims"][0]["value"] = None  # how a claim records a nan now
+    assert "'churn' nan > 0.1 FAILS" in runner.format_failed_claims(rows)
+
+
+def test_a_nan_claim_is_recorded_as_null_and_the_benchmark_counts_it_failed(monkeypatch):
+    import json
+
+    monkeypatch.setenv(CLAIMS_ENV, "report")
+    one_seed = paired_effect([0.5], [0.4])  # one seed: its se and half-width are nan
+    record = ru.claim("one seed", one_seed, above=0).as_dict()
+    assert record["se"] is None and record["half_width"] is None and record["value"] > 0
+    record = ru.claim("churn", float("nan"), above=0.1).as_dict()
+    assert record["value"] is None and not record["passed"]
+    json.dumps(record, allow_nan=False)  # strict JSON holds it
+    bench = _benchmark()
+    _, rows = bench.aggregate([{"seed": 0, "notebook": "02_skeleton_and_baselines.ipynb", "claims": [record]},
+                               {"seed": 1, "notebook": "02_skeleton_and_baselines.ipynb", "claims": [
+                                   {**record, "value": 0.3, "passed": True}]}])
+    assert rows[0]["passed"] == 1 and rows[0]["runs"] == 2 and not bench.meets_goal(rows[0])
