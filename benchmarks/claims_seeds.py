@@ -87,10 +87,13 @@ def aggregate(runs: list[dict]) -> tuple[list[int], list[dict]]:
             z = mean_margin / sd
         else:  # no spread across seeds beyond float rounding (a deterministic result): z is unbounded
             z = None
-        out.append({**row, "values": values, "passed": sum(by_seed[s][2] for s in by_seed),
-                    "runs": len(by_seed), "mean": float(np.mean(present)),
-                    "sd": float(np.std(present, ddof=1)) if len(present) > 1 else None,
-                    "mean_margin": mean_margin, "z": z})
+        mean = float(np.mean(present))
+        sd = float(np.std(present, ddof=1)) if len(present) > 1 else None
+        finite = lambda x: x if x is not None and np.isfinite(x) else None  # noqa: E731 (strict JSON)
+        out.append({**row, "values": [finite(v) for v in values],
+                    "passed": sum(by_seed[s][2] for s in by_seed), "runs": len(by_seed),
+                    "mean": finite(mean), "sd": finite(sd), "mean_margin": finite(mean_margin),
+                    "z": z})
     return seeds, out
 
 
@@ -98,19 +101,31 @@ def meets_goal(row: dict) -> bool:
     """Passed at every seed run, with z >= 3 (or no spread at all and a positive margin)."""
     if row["passed"] < row["runs"]:
         return False
-    return row["z"] >= Z_GOAL if row["z"] is not None else row["mean_margin"] > 0
+    if row["z"] is not None:
+        return row["z"] >= Z_GOAL
+    return row["mean_margin"] is not None and row["mean_margin"] > 0  # None: a nan at some seed
+
+
+def _z_text(row: dict, spread: str) -> str:
+    if row["z"] is not None:
+        return f"{row['z']:.1f}"
+    return "nan" if row["mean_margin"] is None else spread
+
+
+def _num(x, spec: str) -> str:
+    return "nan" if x is None else format(x, spec)
 
 
 def format_table(result: dict) -> str:
     lines = [f"{'notebook':<10} {'claim':<52} {'kind':<8} {'passed':>7} {'mean':>9} {'sd':>8} "
              f"{'z':>6}  goal"]
     for r in result["claims"]:
-        z = "inf" if r["z"] is None else f"{r['z']:.1f}"
+        z = _z_text(r, "inf")
         sd = "-" if r["sd"] is None else f"{r['sd']:.4f}"
         goal = "ok" if meets_goal(r) else "MISSED"
         lines.append(f"{r['notebook'][:10]:<10} {r['name'][:52]:<52} "
                      f"{'asserted' if r['asserted'] else 'reported':<8} "
-                     f"{r['passed']:>3}/{r['runs']:<3} {r['mean']:>9.4f} {sd:>8} {z:>6}  {goal}")
+                     f"{r['passed']:>3}/{r['runs']:<3} {_num(r['mean'], '>9.4f'):>9} {sd:>8} {z:>6}  {goal}")
     asserted = [r for r in result["claims"] if r["asserted"]]
     lines.append(f"{len(asserted)} asserted claims, {sum(map(meets_goal, asserted))} meet the goal "
                  f"(every seed, z >= {Z_GOAL:g}); {len(result['claims']) - len(asserted)} reported; "
@@ -122,11 +137,11 @@ def format_markdown(result: dict) -> str:
     """The claims table for the README: notebook, claim, asserted/reported, passed, mean, sd, z."""
     lines = ["| notebook | claim | kind | seeds passed | mean | sd | z |", "|---|---|---|---|---|---|---|"]
     for r in result["claims"]:
-        z = "no spread" if r["z"] is None else f"{r['z']:.1f}"
+        z = _z_text(r, "no spread")
         sd = "-" if r["sd"] is None else f"{r['sd']:.3g}"
-        lines.append(f"| {r['notebook'][:3].rstrip('_')} | {r['name']} | "
+        lines.append(f"| {r['notebook'][:3].rstrip('_')} | {r['name'].replace('|', chr(92) + '|')} | "
                      f"{'asserted' if r['asserted'] else 'reported'} | {r['passed']}/{r['runs']} | "
-                     f"{r['mean']:.3g} | {sd} | {z} |")
+                     f"{_num(r['mean'], '.3g')} | {sd} | {z} |")
     return "\n".join(lines)
 
 

@@ -49,7 +49,7 @@ class Claim:
 
     @property
     def passed(self) -> bool:
-        if math.isnan(self.value):
+        if not math.isfinite(self.value):  # a nan or an overflow never holds
             return False
         return self.value > self.threshold if self.direction == "above" else self.value < self.threshold
 

@@ -5,8 +5,10 @@ fewer signals) and add the complexity later, checking that each addition pays as
 expected. Here the simpler problem is the same images average-pooled to 16x16: the same
 net (its global pooling takes any input size) first trains on them, then continues at
 32x32. Against it runs the same net at 32x32 from the start, at an equal number of
-multiply-accumulates (MACs), so the schedule of resolutions is the one change between
-the rows. `make_resolution_trainer` builds the `train(seed=..., **setting)` a `Study` calls.
+multiply-accumulates (MACs): the schedule of resolutions is the change between the rows
+(with it comes a second learning-rate schedule, as in any restart from a checkpoint:
+each stage runs `fit` with its own optimizer and schedule). `make_resolution_trainer`
+builds the `train(seed=..., **setting)` a `Study` calls.
 """
 
 from __future__ import annotations
@@ -26,21 +28,27 @@ from .train import TrainConfig, evaluate, fit
 
 
 def cost_ratio(model: nn.Module, *, factor: int = 2) -> float:
-    """MACs of one forward pass on inputs pooled by `factor`, over those at 32x32."""
+    """MACs of one forward pass on (3, 32, 32) inputs pooled by `factor`, over those unpooled."""
     return count_flops(downsampled(model, factor=factor)) / count_flops(model)
 
 
-def full_size_epochs(total: int, small: int, ratio: float) -> int:
+def full_size_epochs(total: int, *, small: int, ratio: float) -> int:
     """Epochs at 32x32 left of a `total`-epoch budget after `small` epochs at `ratio` cost.
 
-    Rounded to the nearest epoch, and at least one: the second stage always runs.
+    ValueError when no whole epoch is left (the second stage must run), or when whole
+    epochs cannot match the budget within 5% (the rows would not be at equal MACs).
     """
     if small < 0 or total < 1:
         raise ValueError(f"need total >= 1 and small >= 0, got total={total}, small={small}.")
-    left = round(total - small * ratio)
+    exact = total - small * ratio
+    left = round(exact)
     if left < 1:
         raise ValueError(f"{small} epochs at {ratio:.2f} of the cost use up the budget of "
                          f"{total} epochs: choose fewer small-input epochs.")
+    if abs(left - exact) > 0.05 * total:
+        raise ValueError(f"{small} small-input epochs leave {exact:.2f} epochs of a {total}-epoch "
+                         f"budget: a whole number of epochs would not spend equal MACs; choose "
+                         f"`small` so that small x {ratio:.2f} is close to a whole number.")
     return left
 
 
@@ -54,13 +62,15 @@ def make_resolution_trainer(splits: Splits, net: Callable[[], nn.Module], *, siz
     equal to `size.epochs` epochs at 32x32 (`full_size_epochs`). Returns `summarize`'s
     numbers of the last stage with its `val_acc` at 32x32, `full_epochs`, `cost` (MACs
     spent, in 32x32 epochs) and, after a small stage, `small_val_acc`: the val accuracy
-    of the 16x16 stage before it grew.
+    of the 16x16 stage before it grew (the 32x32 stage's gain over it mixes the added
+    input with more training). `train.cost_ratio` is the small stage's MACs per image over
+    the full one's. Validation is the whole val split.
     """
     val_loader = splits.loader("val", batch_size=1000)
     ratio = cost_ratio(net(), factor=factor)
 
     def train(*, seed: int, small_epochs: int = 0) -> dict:
-        full_epochs = full_size_epochs(size.epochs, small_epochs, ratio)
+        full_epochs = full_size_epochs(size.epochs, small=small_epochs, ratio=ratio)
         images = subset(splits.train, size.train_size, seed=seed)
         loader = splits.loader(images, batch_size=size.batch_size, shuffle=True, seed=seed)
         seed_everything(seed)
@@ -71,7 +81,8 @@ def make_resolution_trainer(splits: Splits, net: Callable[[], nn.Module], *, siz
             fit(small, loader, config=dataclasses.replace(base, epochs=small_epochs, seed=seed),
                 progress=False, eval_every=0)
             numbers["small_val_acc"] = evaluate(small, val_loader).accuracy
-        # the second stage's own seed: its batches come in the same order in both rows
+        # each fit restarts the loader's epochs at 0: the 32x32 stage sees its batches in the
+        # same order in both rows
         history = fit(model, loader, config=dataclasses.replace(base, epochs=full_epochs, seed=seed),
                       progress=False, eval_every=0)
         return {**summarize(history), **numbers, "val_acc": evaluate(model, val_loader).accuracy,

@@ -103,10 +103,11 @@ SIZES: dict[str, dict[str, dict[str, Run]]] = {
         "one_change": _row(Run(1_000, 10, seeds=3, runs=7),
                            Run(5_000, 10, widths=F, seeds=3, runs=7)),
         # complexify one at a time: 32x32 from the start vs `count` epochs at 16x16 first,
-        # then 32x32, at equal MACs (epochs: the budget in 32x32 epochs)
+        # then 32x32, at equal MACs (epochs: the budget in 32x32 epochs; smoke: 4 epochs at
+        # 16x16 cost one, so the budget is met in whole epochs)
         "complexify": _row(Run(1_000, 10, seeds=3, runs=2, count=8),
                            Run(5_000, 10, widths=F, seeds=3, runs=2, count=8),
-                           Run(256, 1, widths=F, batch_size=64, seeds=2, runs=2, count=1)),
+                           Run(256, 2, widths=F, batch_size=64, seeds=2, runs=2, count=4)),
         # constant lr vs ImageNet step decay applied per batch
         "decay_defaults": _row(Run(1_000, 8, batch_size=64, seeds=3, runs=2),
                                Run(5_000, 6, widths=F, batch_size=64, seeds=3, runs=2)),

@@ -220,3 +220,8 @@ def test_a_nan_claim_is_recorded_as_null_and_the_benchmark_counts_it_failed(monk
                                {"seed": 1, "notebook": "02_skeleton_and_baselines.ipynb", "claims": [
                                    {**record, "value": 0.3, "passed": True}]}])
     assert rows[0]["passed"] == 1 and rows[0]["runs"] == 2 and not bench.meets_goal(rows[0])
+    assert rows[0]["values"] == [None, 0.3] and rows[0]["mean"] is None and rows[0]["z"] is None
+    json.dumps(rows, allow_nan=False)
+    assert not ru.claim("overflow", float("inf"), above=0).passed
+    table = bench.format_table({"claims": rows, "seeds": [0, 1]})
+    assert "nan" in table and "MISSED" in table and "nan" in bench.format_markdown({"claims": rows})

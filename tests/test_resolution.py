@@ -1,6 +1,7 @@
 """Complexify one at a time: 16x16 first, then 32x32, at equal MACs."""
 
 import pytest
+import torch
 from test_experiment import tiny_splits
 
 from recipe_utils import models
@@ -15,12 +16,29 @@ def test_a_16x16_pass_of_the_fast_net_costs_about_a_quarter():
 
 
 def test_the_full_size_stage_gets_what_the_small_one_left_of_the_budget():
-    assert full_size_epochs(10, 0, 0.25) == 10
-    assert full_size_epochs(10, 8, 0.25) == 8
+    assert full_size_epochs(10, small=0, ratio=0.25) == 10
+    assert full_size_epochs(10, small=8, ratio=0.25) == 8
     with pytest.raises(ValueError, match="use up the budget"):
-        full_size_epochs(2, 8, 0.25)
+        full_size_epochs(2, small=8, ratio=0.25)
     with pytest.raises(ValueError, match="small >= 0"):
-        full_size_epochs(10, -1, 0.25)
+        full_size_epochs(10, small=-1, ratio=0.25)
+    with pytest.raises(ValueError, match="would not spend equal MACs"):
+        full_size_epochs(4, small=2, ratio=0.25)  # 3.5 epochs left: not a whole number
+
+
+def test_the_first_stage_sees_16x16_inputs_and_the_second_32x32():
+    seen = []
+    net = models.fast_net(widths=(4, 8, 8))
+    first_conv = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+    first_conv.register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0].shape[-1]))
+    train = make_resolution_trainer(tiny_splits(n_train=120, n_val=40), lambda: net,
+                                    size=Run(64, 4, batch_size=32), base=TrainConfig(lr=1e-3))
+    seen.clear()  # cost_ratio's own passes
+    train(seed=0, small_epochs=4)
+    # 2 batches x 4 epochs at 16x16 (and the 16x16 val pass), then 3 epochs and val at 32x32
+    assert set(seen[:8]) == {16} and seen[-1] == 32 and seen.count(32) >= 6
+    first_32 = seen.index(32)
+    assert set(seen[first_32:]) == {32}, "the second stage must not go back to 16x16"
 
 
 def test_both_rows_spend_the_same_macs_and_the_small_stage_is_scored():

@@ -34,7 +34,10 @@ def test_smoke_column_is_toy_sized_with_the_full_models():
     for notebook, experiments in sizes.SIZES.items():
         for experiment, row in experiments.items():
             smoke, full = row["smoke"], row["full"]
-            assert smoke.epochs <= 1, (notebook, experiment)
+            # complexify's epochs are a MAC budget: 2 is the least that 16x16 epochs (a
+            # quarter each) and a whole 32x32 epoch can meet
+            most = 2 if (notebook, experiment) == ("03_overfit", "complexify") else 1
+            assert smoke.epochs <= most, (notebook, experiment)
             assert smoke.model == "none" or smoke.batch_size <= 64, (notebook, experiment)
             assert smoke.train_size is None or smoke.train_size <= 400, (notebook, experiment)
             assert (smoke.model, smoke.widths) == (full.model, full.widths), (notebook, experiment)
