@@ -89,12 +89,16 @@ def aggregate(runs: list[dict]) -> tuple[list[int], list[dict]]:
             z = None
         mean = float(np.mean(present))
         sd = float(np.std(present, ddof=1)) if len(present) > 1 else None
-        finite = lambda x: x if x is not None and np.isfinite(x) else None  # noqa: E731 (strict JSON)
-        out.append({**row, "values": [finite(v) for v in values],
+        out.append({**row, "values": [_finite(v) for v in values],
                     "passed": sum(by_seed[s][2] for s in by_seed), "runs": len(by_seed),
-                    "mean": finite(mean), "sd": finite(sd), "mean_margin": finite(mean_margin),
+                    "mean": _finite(mean), "sd": _finite(sd), "mean_margin": _finite(mean_margin),
                     "z": z})
     return seeds, out
+
+
+def _finite(x: float | None) -> float | None:
+    """x, or None for a missing or non-finite number (strict JSON holds no nan)."""
+    return x if x is not None and np.isfinite(x) else None
 
 
 def meets_goal(row: dict) -> bool:

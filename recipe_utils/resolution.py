@@ -16,15 +16,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-import torch
 from torch import nn
 
 from .data import Splits
-from .experiment import subset, summarize
+from .experiment import summarize, train_model
 from .models import count_flops, downsampled
-from .profile import seed_everything
 from .sizes import Run
-from .train import TrainConfig, evaluate, fit
+from .train import TrainConfig, evaluate
 
 
 def cost_ratio(model: nn.Module, *, factor: int = 2) -> float:
@@ -68,23 +66,24 @@ def make_resolution_trainer(splits: Splits, net: Callable[[], nn.Module], *, siz
     """
     val_loader = splits.loader("val", batch_size=1000)
     ratio = cost_ratio(net(), factor=factor)
+    # train_model draws the stratified subset and its seeded loader; the caller evaluates
+    stage = dict(train_size=size.train_size, batch_size=size.batch_size, validate=False,
+                 eval_every=0)
 
     def train(*, seed: int, small_epochs: int = 0) -> dict:
         full_epochs = full_size_epochs(size.epochs, small=small_epochs, ratio=ratio)
-        images = subset(splits.train, size.train_size, seed=seed)
-        loader = splits.loader(images, batch_size=size.batch_size, shuffle=True, seed=seed)
-        seed_everything(seed)
-        model = net().to(splits.device, memory_format=torch.channels_last)
-        numbers = {}
+        config = dataclasses.replace(base, seed=seed)
+        make_model, numbers = net, {}
         if small_epochs:
-            small = downsampled(model, factor=factor)  # the same weights behind a pooling
-            fit(small, loader, config=dataclasses.replace(base, epochs=small_epochs, seed=seed),
-                progress=False, eval_every=0)
+            small, _ = train_model(lambda: downsampled(net(), factor=factor), splits,
+                                   dataclasses.replace(config, epochs=small_epochs), **stage)
             numbers["small_val_acc"] = evaluate(small, val_loader).accuracy
-        # each fit restarts the loader's epochs at 0: the 32x32 stage sees its batches in the
-        # same order in both rows
-        history = fit(model, loader, config=dataclasses.replace(base, epochs=full_epochs, seed=seed),
-                      progress=False, eval_every=0)
+            grown = small[1]  # the same weights without the pooling in front
+            make_model = lambda: grown  # noqa: E731
+        # each stage's loader starts at epoch 0: the 32x32 stage sees its batches in the same
+        # order in both rows
+        model, history = train_model(make_model, splits,
+                                     dataclasses.replace(config, epochs=full_epochs), **stage)
         return {**summarize(history), **numbers, "val_acc": evaluate(model, val_loader).accuracy,
                 "full_epochs": full_epochs, "cost": full_epochs + small_epochs * ratio}
 
