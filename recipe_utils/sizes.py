@@ -90,17 +90,17 @@ SIZES: dict[str, dict[str, dict[str, Run]]] = {
     "03_overfit": {
         # stage-2 tiny CNN vs two copied architectures (ResNet-18 at half the first width);
         # the ResNet costs about 3 fast-net runs
-        "architectures": _row(Run(2_000, 5, seeds=3, runs=5),
+        "architectures": _row(Run(1_500, 5, seeds=3, runs=5),
                               Run(10_000, 8, widths=F, seeds=3, runs=5)),
         # Adam vs SGD over `count` half-decade learning rates, plus 3 around the finder's pick
-        "lr_sweep": _row(Run(1_000, 5, seeds=3, runs=17, count=7),
+        "lr_sweep": _row(Run(1_000, 4, seeds=3, runs=17, count=7),
                          Run(5_000, 5, widths=F, seeds=3, runs=17, count=7)),
         # the LR range test (count: steps)
         "lr_finder": _row(Run(None, 1, batch_size=64, count=100),
                           Run(None, 1, widths=F, batch_size=256, count=200),
                           Run(None, 1, widths=F, batch_size=64, count=20)),  # finder needs >= 10
         # one change at a time (the 2x wider row costs about 4 runs)
-        "one_change": _row(Run(1_000, 10, seeds=3, runs=7),
+        "one_change": _row(Run(1_000, 7, seeds=3, runs=7),
                            Run(5_000, 10, widths=F, seeds=3, runs=7)),
         # complexify one at a time: 32x32 from the start vs `count` epochs at 16x16 first,
         # then 32x32, at equal MACs (epochs: the budget in 32x32 epochs; smoke: 4 epochs at
@@ -109,7 +109,7 @@ SIZES: dict[str, dict[str, dict[str, Run]]] = {
                            Run(5_000, 10, widths=F, seeds=3, runs=2, count=8),
                            Run(256, 2, widths=F, batch_size=64, seeds=2, runs=2, count=4)),
         # constant lr vs ImageNet step decay applied per batch
-        "decay_defaults": _row(Run(1_000, 8, batch_size=64, seeds=3, runs=2),
+        "decay_defaults": _row(Run(1_000, 6, batch_size=64, seeds=3, runs=2),
                                Run(5_000, 6, widths=F, batch_size=64, seeds=3, runs=2)),
         # activations and update ratios of the tiny CNN at a sane and a reckless lr
         "monitor": _row(Run(1_000, 2, model="tiny_cnn", widths=(32,), batch_size=64, runs=2),
@@ -133,12 +133,13 @@ SIZES: dict[str, dict[str, dict[str, Run]]] = {
                          Run(500, 30, widths=F, batch_size=50, seeds=3, runs=5)),
     },
     "04b_regularize_model": {
-        # the same baseline, and its one-change rows (half widths, batch / 4 with and
-        # without lr / 4, dropout2d, 4 weight decays, early stopping, label smoothing)
-        "regularize": _row(Run(1_000, 20, seeds=3, runs=12),
-                           Run(5_000, 20, widths=F, seeds=3, runs=12)),
+        # 04a's baseline (on 768 of its 1,000 images in quick: the notebook's time budget),
+        # and its one-change rows (half widths, batch / 4 with and without lr / 4, dropout2d,
+        # 3 weight decays, early stopping, 2x widths with it, label smoothing)
+        "regularize": _row(Run(768, 20, seeds=3, runs=11),
+                           Run(5_000, 20, widths=F, seeds=3, runs=11)),
         # the 2x-widths row with early stopping: its widths, same data and steps
-        "larger": _row(Run(1_000, 20, widths=(32, 64, 64), seeds=3),
+        "larger": _row(Run(768, 20, widths=(32, 64, 64), seeds=3),
                        Run(5_000, 20, widths=(128, 512, 512), seeds=3)),
     },
     "05_tune": {
