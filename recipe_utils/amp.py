@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import torch
 
-from .engine import autocast_to
-
 
 def amp_dtype(device: torch.device | str, *, cpu_bf16: bool = False) -> torch.dtype | None:
     """The autocast dtype for `device`: bf16 if supported, fp16 on older GPUs, None on CPU.
@@ -44,16 +42,8 @@ def cpu_has_native_bf16() -> bool:
         return False
 
 
-def autocast(device: torch.device | str, enabled: bool = True):
-    """A `torch.autocast` context in `amp_dtype(device)`; a no-op on CPU or when disabled.
-
-    A loop should choose the dtype once and use `engine.autocast_to(device, dtype)`.
-    """
-    return autocast_to(device, amp_dtype(device) if enabled else None)
-
-
 def grad_scaler(device: torch.device | str, enabled: bool = True) -> torch.amp.GradScaler:
-    """A GradScaler that is active only when `autocast(device, enabled)` runs in fp16."""
+    """A GradScaler that is active only when `amp_dtype(device)` is fp16 (and `enabled`)."""
     device = torch.device(device)
     active = enabled and amp_dtype(device) == torch.float16
     return torch.amp.GradScaler(device.type if active else "cpu", enabled=active)

@@ -259,7 +259,7 @@ def recalibrate_batchnorm(model: nn.Module, loader) -> nn.Module:
     `loader` (unaugmented training inputs) in train mode, dropout in eval mode, with
     cumulative averages, makes the statistics those of test time. No weight changes. If
     the pass fails (or the loader is empty) the old statistics are put back and the error
-    raised. Returns the model, in eval mode.
+    raised. Returns the model, every module back in the mode (train or eval) it was in.
     """
 
     norms = [m for m in model.modules()
@@ -269,6 +269,7 @@ def recalibrate_batchnorm(model: nn.Module, loader) -> nn.Module:
     saved = [(m.momentum, m.running_mean.clone(), m.running_var.clone(),
               m.num_batches_tracked.clone()) for m in norms]
     device = next(model.parameters()).device
+    modes = [(m, m.training) for m in model.modules()]  # the caller's modes, put back below
     model.train()
     for m in model.modules():
         if isinstance(m, nn.Dropout | nn.Dropout1d | nn.Dropout2d | nn.Dropout3d | nn.AlphaDropout):
@@ -293,5 +294,6 @@ def recalibrate_batchnorm(model: nn.Module, loader) -> nn.Module:
                 m.running_mean.copy_(mean)
                 m.running_var.copy_(var)
                 m.num_batches_tracked.copy_(count)
-        model.eval()
+        for m, training in modes:
+            m.training = training
     return model

@@ -38,14 +38,6 @@ class Ensemble(nn.Module):
         return torch.logsumexp(log_probs, dim=0) - np.log(len(self.members))
 
 
-def average_probs(logits) -> np.ndarray:
-    """Mean softmax probabilities over K models: logits float (K, N, C) -> float32 (N, C)."""
-    logits = torch.as_tensor(np.asarray(logits), dtype=torch.float32)
-    if logits.ndim != 3:
-        raise ValueError(f"logits must be (K models, N examples, C classes), got {tuple(logits.shape)}.")
-    return torch.softmax(logits, dim=2).mean(0).numpy()
-
-
 def ensemble_curve(logits, targets) -> np.ndarray:
     """Accuracy of the ensemble of the first k models, for k = 1..K: float (K,).
 
@@ -106,8 +98,9 @@ class DistillationLoss(nn.Module):
 class TeacherLoader:
     """Wrap a DeviceLoader: yield (inputs, float (B, 1 + C) = [label, teacher logits]).
 
-    The teacher sees exactly the augmented batch the student sees (eval mode, no grad).
-    Evaluation inside `fit` uses `without_augmentation()`, which returns the plain loader.
+    The teacher sees exactly the augmented batch the student sees (eval mode, no grad);
+    after each batch its modules are back in the modes they were in. Evaluation inside
+    `fit` uses `without_augmentation()`, which returns the plain loader.
     """
 
     def __init__(self, loader, teacher: nn.Module):
@@ -123,11 +116,19 @@ class TeacherLoader:
         return self.loader.without_augmentation()
 
     def __iter__(self):
-        self.teacher.eval()
         for inputs, targets in self.loader:
-            with torch.no_grad():
-                teacher_logits = self.teacher(inputs).float()
+            teacher_logits = self._teacher_logits(inputs)
             yield inputs, torch.cat([targets[:, None].to(teacher_logits.dtype), teacher_logits], 1)
+
+    def _teacher_logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        modes = [(m, m.training) for m in self.teacher.modules()]
+        self.teacher.eval()
+        try:
+            with torch.no_grad():
+                return self.teacher(inputs).float()
+        finally:  # the caller's teacher keeps its modes (it may be trained further)
+            for m, training in modes:
+                m.training = training
 
 
 def tta_logits(model: nn.Module, inputs: torch.Tensor, *, level: int = 2) -> torch.Tensor:

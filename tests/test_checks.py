@@ -77,6 +77,7 @@ def test_without_held_out_data_the_baseline_is_inconclusive_and_the_report_passe
     assert report.passed and not report.failures
     row = report[BASELINE]
     assert row.status == "inconclusive" and "val=" in row.message
+    assert (row.passed, row.failed, row.inconclusive) == (False, False, True)  # one state of three
     assert "1 inconclusive" in str(report) and "????" in str(report)
     assert "❔" in report._repr_html_()
 
@@ -88,6 +89,8 @@ def test_report_renders_and_each_check_is_public():
     assert result.failed and "standardized" in result.message
     with pytest.raises(KeyError, match="No check"):
         report["vibes"]
+    with pytest.raises(ValueError, match="status must be one of pass, fail, inconclusive"):
+        checks.CheckResult("typo", "passed", "1", "1", "")
 
 
 def test_model_is_not_moved_trained_or_changed():

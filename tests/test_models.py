@@ -151,8 +151,12 @@ def test_recalibrate_batchnorm_measures_statistics_without_dropout():
     bn = model[2]
     torch.testing.assert_close(bn.running_mean, feature.mean((0, 2, 3)), rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(bn.running_var, feature.var((0, 2, 3)), rtol=1e-3, atol=1e-4)
-    assert not model.training and bn.momentum == 0.1  # eval mode, momentum restored
+    assert bn.momentum == 0.1  # momentum restored
+    assert all(m.training for m in model.modules())  # the caller's train mode, dropout too
     assert all(torch.equal(a, b) for a, b in zip(weights, model.parameters()))  # no weight moved
+    model.eval()
+    models.recalibrate_batchnorm(model, loader)
+    assert not any(m.training for m in model.modules())  # and an eval-mode model stays in eval
     with pytest.raises(ValueError, match="BatchNorm"):
         models.recalibrate_batchnorm(nn.Linear(2, 2), loader)
 
@@ -169,6 +173,7 @@ def test_recalibrate_batchnorm_puts_the_statistics_back_when_it_fails():
     with pytest.raises(RuntimeError):  # a wrong input shape, mid-pass
         models.recalibrate_batchnorm(model, [(torch.randn(8, 5, 6, 6), None)])
     assert torch.equal(model[1].running_var, before) and model[1].momentum == 0.1
+    assert model.training  # the mode it came in with, after a failure too
 
 
 def test_count_flops_counts_matmuls_outside_conv_and_linear():

@@ -12,7 +12,6 @@ from recipe_utils.squeeze import (
     Ensemble,
     TeacherLoader,
     agreement,
-    average_probs,
     distillation_loss,
     ensemble_curve,
     predict_tta,
@@ -41,9 +40,6 @@ def test_ensemble_curve_majority_fixes_independent_mistakes():
     curve = ensemble_curve(logits, targets)
     assert curve[0] == pytest.approx(2 / 3)
     assert curve[-1] == 1.0
-    assert average_probs(logits).shape == (3, 2)
-    with pytest.raises(ValueError, match="K models"):
-        average_probs(logits[0])
     with pytest.raises(ValueError, match="match"):
         ensemble_curve(logits, targets[:2])
 
@@ -124,3 +120,14 @@ def test_predict_tta_keeps_order_and_mode():
     plain = predict(model, loader.without_augmentation())
     torch.testing.assert_close(predict_tta(model, loader, level=0), plain)
     assert model.training
+
+
+def test_teacher_loader_leaves_the_teachers_modes_as_they_were():
+    images, labels = _noise_data(n=64)
+    loader = DeviceLoader(images, labels, batch_size=32, mean=[0.5] * 3, std=[0.3] * 3)
+    teacher = nn.Sequential(nn.Flatten(), nn.Dropout(0.5), nn.Linear(192, 4))
+    teacher.train()
+    batches = list(TeacherLoader(loader, teacher))
+    assert all(m.training for m in teacher.modules())  # still in train mode, dropout too
+    teacher.eval()
+    torch.testing.assert_close(batches[0][1][:, 1:], teacher(batches[0][0]))  # eval-mode logits

@@ -11,27 +11,34 @@ _MARKS = {"pass": ("PASS", "✅", "#e8f5e9"), "fail": ("FAIL", "❌", "#ffebee")
 
 @dataclasses.dataclass(frozen=True)
 class CheckResult:
-    """One check: passed, or failed, or (with `inconclusive`) could not decide.
+    """One check: "pass", "fail" or "inconclusive" (it could not decide), in `status`.
 
     `message` says, on failure, what is wrong and the likely cause; when inconclusive,
     why the check could not decide and what would decide it.
     """
 
     name: str
-    passed: bool
+    status: str  # one of "pass", "fail", "inconclusive"
     value: str  # what was measured
     expected: str  # what a healthy setup gives
     message: str
-    inconclusive: bool = False
+
+    def __post_init__(self):
+        if self.status not in _MARKS:
+            raise ValueError(f"CheckResult {self.name!r}: status must be one of "
+                             f"{', '.join(_MARKS)}, got {self.status!r}.")
 
     @property
-    def status(self) -> str:
-        """"pass", "fail" or "inconclusive"."""
-        return "inconclusive" if self.inconclusive else ("pass" if self.passed else "fail")
+    def passed(self) -> bool:
+        return self.status == "pass"
 
     @property
     def failed(self) -> bool:
         return self.status == "fail"
+
+    @property
+    def inconclusive(self) -> bool:
+        return self.status == "inconclusive"
 
     def __str__(self) -> str:
         text = f"{_MARKS[self.status][0]}  {self.name:<26} {self.value}  (expected {self.expected})"
@@ -40,12 +47,12 @@ class CheckResult:
 
 def make_result(name: str, passed: bool, value: str, expected: str, message: str) -> CheckResult:
     """A pass or a fail; the message is kept only on failure."""
-    return CheckResult(name, bool(passed), value, expected, "" if passed else message)
+    return CheckResult(name, "pass" if passed else "fail", value, expected, "" if passed else message)
 
 
 def inconclusive(name: str, value: str, expected: str, message: str) -> CheckResult:
     """A check that could not decide: `message` says why and what would decide it."""
-    return CheckResult(name, False, value, expected, message, inconclusive=True)
+    return CheckResult(name, "inconclusive", value, expected, message)
 
 
 @dataclasses.dataclass(frozen=True)
