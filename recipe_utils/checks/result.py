@@ -26,7 +26,8 @@ class CheckResult:
     def __post_init__(self):
         if self.status not in _MARKS:
             raise ValueError(f"CheckResult {self.name!r}: status must be one of "
-                             f"{', '.join(_MARKS)}, got {self.status!r}.")
+                             f"{', '.join(_MARKS)}, got {self.status!r} (from a bool: "
+                             "checks.make_result(name, passed, value, expected, message)).")
 
     @property
     def passed(self) -> bool:
