@@ -261,6 +261,8 @@ def recalibrate_batchnorm(model: nn.Module, loader) -> nn.Module:
     the pass fails (or the loader is empty) the old statistics are put back and the error
     raised. Returns the model, every module back in the mode (train or eval) it was in.
     """
+    from .engine import in_mode
+
 
     norms = [m for m in model.modules()
              if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d | nn.BatchNorm3d)]
@@ -269,17 +271,16 @@ def recalibrate_batchnorm(model: nn.Module, loader) -> nn.Module:
     saved = [(m.momentum, m.running_mean.clone(), m.running_var.clone(),
               m.num_batches_tracked.clone()) for m in norms]
     device = next(model.parameters()).device
-    modes = [(m, m.training) for m in model.modules()]  # the caller's modes, put back below
-    model.train()
-    for m in model.modules():
-        if isinstance(m, nn.Dropout | nn.Dropout1d | nn.Dropout2d | nn.Dropout3d | nn.AlphaDropout):
-            m.eval()
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average over the whole pass
     batches, ok = 0, False
     try:
-        with torch.no_grad():
+        with in_mode(model, True), torch.no_grad():  # the caller's modes come back after
+            for m in model.modules():
+                if isinstance(m, nn.Dropout | nn.Dropout1d | nn.Dropout2d | nn.Dropout3d
+                              | nn.AlphaDropout):
+                    m.eval()
+            for m in norms:
+                m.reset_running_stats()
+                m.momentum = None  # cumulative average over the whole pass
             for inputs, _ in loader:
                 model(inputs.to(device))
                 batches += 1
@@ -294,6 +295,4 @@ def recalibrate_batchnorm(model: nn.Module, loader) -> nn.Module:
                 m.running_mean.copy_(mean)
                 m.running_var.copy_(var)
                 m.num_batches_tracked.copy_(count)
-        for m, training in modes:
-            m.training = training
     return model

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .amp import amp_dtype
-from .engine import device_of, predict_batches
+from .engine import device_of, eval_mode, predict_batches
 
 
 class Ensemble(nn.Module):
@@ -117,18 +117,9 @@ class TeacherLoader:
 
     def __iter__(self):
         for inputs, targets in self.loader:
-            teacher_logits = self._teacher_logits(inputs)
+            with eval_mode(self.teacher), torch.no_grad():  # its own modes come back after
+                teacher_logits = self.teacher(inputs).float()
             yield inputs, torch.cat([targets[:, None].to(teacher_logits.dtype), teacher_logits], 1)
-
-    def _teacher_logits(self, inputs: torch.Tensor) -> torch.Tensor:
-        modes = [(m, m.training) for m in self.teacher.modules()]
-        self.teacher.eval()
-        try:
-            with torch.no_grad():
-                return self.teacher(inputs).float()
-        finally:  # the caller's teacher keeps its modes (it may be trained further)
-            for m, training in modes:
-                m.training = training
 
 
 def tta_logits(model: nn.Module, inputs: torch.Tensor, *, level: int = 2) -> torch.Tensor:
