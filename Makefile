@@ -31,15 +31,15 @@ lint: $(STAMP)
 
 test: $(STAMP) data lint
 	RECIPE_PROFILE=quick $(PY) -m pytest tests --ignore=tests/browser
-	$(PY) -m recipe_utils.runner --smoke --out runs/test
+	$(PY) -m recipe_utils.course.runner --smoke --out runs/test
 	$(PY) docs/build_book.py --runs runs/test --out build/book
 	$(PY) -m pytest tests/browser
 
 course: $(STAMP) data
-	$(PY) -m recipe_utils.runner $(if $(RECIPE_PROFILE),--profile $(RECIPE_PROFILE),)
+	$(PY) -m recipe_utils.course.runner $(if $(RECIPE_PROFILE),--profile $(RECIPE_PROFILE),)
 
 smoke: $(STAMP) data
-	$(PY) -m recipe_utils.runner --smoke
+	$(PY) -m recipe_utils.course.runner --smoke
 
 book: $(STAMP)
 	$(PY) docs/build_book.py

@@ -7,7 +7,7 @@
     python benchmarks/claims_seeds.py --readme           # the table into README.md
 
 Runs each notebook in the quick profile at each seed, one (seed, notebook) at a time, as
-`python -m recipe_utils.runner --report-claims --seed S` (failed claims are recorded, not
+`python -m recipe_utils.course.runner --report-claims --seed S` (failed claims are recorded, not
 raised, so the claims after them are measured too), and appends the run to
 benchmarks/results/claims_seeds_cpu.json as soon as it ends: a stopped benchmark
 continues where it was, and a run that failed is run again. Prints per claim: seeds
@@ -246,7 +246,7 @@ def run_one(seed: int, notebook: str, out: Path, timeout: int, *, threads: int |
     env = dict(os.environ)
     if threads:  # several runs side by side: each on its own cores, no oversubscription
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    cmd = [sys.executable, "-m", "recipe_utils.runner", "--profile", "quick", "--report-claims",
+    cmd = [sys.executable, "-m", "recipe_utils.course.runner", "--profile", "quick", "--report-claims",
            "--seed", str(seed), "--timeout", str(timeout), "--out", str(folder),
            str(REPO / "notebooks" / f"{notebook}.ipynb")]
     started = time.perf_counter()

@@ -19,7 +19,7 @@ from pathlib import Path
 import _results
 import torch
 
-from recipe_utils import runner
+from recipe_utils.course import runner
 
 PER_NOTEBOOK_S, COURSE_S = 240, 1500
 

@@ -33,9 +33,8 @@ def main() -> None:
     parser.add_argument("--val", type=int, default=256)
     args = parser.parse_args()
     device = torch.device(args.device) if args.device else ru.select_device()
-    splits = ru.load_splits(ru.get_profile("quick"))
-    loaders = ru.make_loaders(splits, batch_size=args.n, eval_batch_size=args.n, device=device)
-    batch = next(iter(loaders["train"]))
+    splits = ru.load_splits(ru.get_profile("quick"), device=device)
+    batch = next(iter(splits.loader("train", batch_size=args.n)))
     val = next(iter(ru.DeviceLoader(splits.val.images, splits.val.labels, batch_size=args.val,
                                     mean=splits.mean, std=splits.std, shuffle=True,
                                     device=device)))

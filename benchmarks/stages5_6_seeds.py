@@ -1,6 +1,6 @@
 """Collect the quick-profile runs of notebooks 05 and 06 over SEED values into one JSON.
 
-    python -m recipe_utils.runner --profile quick --seed N --out runs/seedN notebooks/05_tune.ipynb notebooks/06_squeeze.ipynb
+    python -m recipe_utils.course.runner --profile quick --seed N --out runs/seedN notebooks/05_tune.ipynb notebooks/06_squeeze.ipynb
     python benchmarks/stages5_6_seeds.py 0=runs/seed0 1=runs/seed1 2=runs/seed2
 
 Each argument is SEED=FOLDER (the runner's summary does not name its seed), or

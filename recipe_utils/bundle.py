@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cifar import CIFAR10, OFFLINE_BUNDLE_SHA256, OFFLINE_ENV, DataError
+from .dataset import CIFAR10, OFFLINE_BUNDLE_SHA256, OFFLINE_ENV, DataError
 from .download import sha256sum
 
 NAMES = ("train_images", "train_labels", "test_images", "test_labels")

@@ -10,7 +10,6 @@ Two sources, one result (`CIFAR10`: uint8 images (N, 32, 32, 3), int64 labels):
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import pickle
 import shutil
@@ -21,10 +20,16 @@ from pathlib import Path
 import numpy as np
 from torchvision.datasets import CIFAR10 as _TorchvisionCIFAR10
 
+from .bundle import find_cache, load_bundle
+from .dataset import (  # noqa: F401  (public here: cifar is where a reader looks for them)
+    CIFAR10,
+    CLASSES,
+    DATA_DIR_ENV,
+    OFFLINE_BUNDLE_SHA256,
+    OFFLINE_ENV,
+    DataError,
+)
 from .download import DownloadError, download_url, md5sum
-
-DATA_DIR_ENV = "RECIPE_DATA_DIR"
-OFFLINE_ENV = "RECIPE_CIFAR10_OFFLINE"
 
 # torchvision is the single source of truth for the official URL and checksums
 CIFAR10_URL = _TorchvisionCIFAR10.url
@@ -38,31 +43,8 @@ FILE_MD5S = dict(
 )
 TRAIN_FILES = tuple(name for name, _ in _TorchvisionCIFAR10.train_list)
 TEST_FILES = tuple(name for name, _ in _TorchvisionCIFAR10.test_list)
-# the course's offline copy (shared/data/README.md); other bundles load too, unverified
-OFFLINE_BUNDLE_SHA256 = "2ae614ef9fb58e97401a0dc25c1388179639f6d7c0ce8109f3dd9d690a4166aa"
-CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
-           "dog", "frog", "horse", "ship", "truck")
 
 
-class DataError(RuntimeError):
-    """The data on disk is missing, corrupt or not in the expected format."""
-
-
-@dataclasses.dataclass(frozen=True, repr=False)
-class CIFAR10:
-    """The dataset in memory. Images uint8 (N, 32, 32, 3) HWC RGB; labels int64 (N,)."""
-
-    train_images: np.ndarray
-    train_labels: np.ndarray
-    test_images: np.ndarray
-    test_labels: np.ndarray
-    classes: tuple[str, ...]
-    source: str  # where it came from, for reports
-    verified: bool  # every file matched a published checksum
-
-    def __repr__(self) -> str:
-        return (f"CIFAR10(train={len(self.train_labels)}, test={len(self.test_labels)}, "
-                f"source={self.source!r}, verified={self.verified})")
 
 
 def default_data_dir() -> Path:
@@ -99,8 +81,6 @@ def load_cifar10(
     folder = root / BATCH_FOLDER
     problem = _check_folder(folder, file_md5s)
     if problem and not folder.exists():
-        from .bundle import find_cache  # here, not above: bundle builds on this module
-
         cached = find_cache(root)  # a bundle decoded in an earlier session
         if cached is not None:
             return cached
@@ -231,6 +211,4 @@ def load_offline_bundle(path: str | Path, *, cache_dir: str | Path | None = None
     The cache lives in `<cache_dir>/cifar10_offline_<sha256 prefix>/` so a changed
     bundle is never served from a stale cache; a damaged cache is rebuilt.
     """
-    from .bundle import load_bundle  # here, not above: bundle builds on this module
-
     return load_bundle(path, cache_dir=Path(cache_dir or default_data_dir()))

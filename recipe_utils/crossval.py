@@ -25,6 +25,7 @@ def cross_val_probs(
     *,
     make_model: Callable[[], nn.Module],
     config: TrainConfig,
+    epochs: int,
     folds: int = 2,
     batch_size: int = 128,
     augment: Augment | None = None,
@@ -35,7 +36,7 @@ def cross_val_probs(
     """float32 (N, C) softmax probabilities, each row from the fold that held it out.
 
     images: uint8 (N, H, W, 3); labels: int (N,). `make_model()` builds a fresh model
-    (seeded by `config.seed + fold`). Normalization uses each fold's training part only.
+    (seeded by `seed + fold`), trained `epochs` epochs with `config`. Normalization uses each fold's training part only.
     `progress` shows one bar over the folds (not one per training run).
     """
     if folds < 2:
@@ -54,9 +55,9 @@ def cross_val_probs(
                                  device=device)
             held_out = DeviceLoader(images[held], labels[held], batch_size=1000, mean=mean, std=std,
                                     device=device)
-            seed_everything(config.seed + fold)  # as experiment.train_model seeds a run
+            seed_everything(seed + fold)  # as spec.train_spec seeds a run
             model = make_model().to(device)
-            fit(model, train, config=config, device=device, progress=False)
+            fit(model, train, epochs=epochs, config=config, seed=seed, device=device, progress=False)
             fold_probs = torch.softmax(predict(model, held_out, device=device), dim=1).numpy()
             if probs is None:
                 probs = np.zeros((len(labels), fold_probs.shape[1]), np.float32)

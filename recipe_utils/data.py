@@ -33,6 +33,12 @@ class Split:
         indices = np.asarray(indices)
         return Split(self.images[indices], self.labels[indices], self.indices[indices])
 
+    def subset(self, size: int | None, *, seed: int = 0) -> Split:
+        """A stratified, seeded subset of `size` examples (None or >= len: the whole split)."""
+        if size is None or size >= len(self):
+            return self
+        return self.take(stratified_subset(self.labels, size, seed=seed))
+
     def __repr__(self) -> str:
         return f"Split(n={len(self)})"
 
@@ -159,7 +165,7 @@ def make_splits(
 def load_splits(profile: Profile, *, seed: int = 0, device: str | torch.device = "cpu",
                 **load_kwargs) -> Splits:
     """`load_cifar10(**load_kwargs)` split and subsampled as `profile` says; its loaders
-    (`Splits.loader`) and `experiment.train_model` run on `device`."""
+    (`Splits.loader`) and `spec.train_spec` run on `device`."""
     splits = make_splits(load_cifar10(**load_kwargs), val_size=profile.val_size,
                          train_size=profile.train_size, test_size=profile.test_size, seed=seed)
     return dataclasses.replace(splits, device=device)

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .checks import CheckResult, make_result
-from .engine import eval_mode, forward_hooked
+from .engine import eval_mode, forward_hooked, set_lr
 
 _NORMS = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm)
 
@@ -32,8 +32,7 @@ def check_train_step(train_step: Callable, model: nn.Module, optimizer: torch.op
     """
     model = copy.deepcopy(model)
     opt = type(optimizer)(model.parameters(), **optimizer.defaults)
-    for group in opt.param_groups:
-        group["lr"] = 0.0
+    set_lr(opt, 0.0)  # every group's base rate times 0
     model.train()
     modes, grads = [], []
     hook = model.register_forward_pre_hook(lambda m, _: modes.append(m.training))

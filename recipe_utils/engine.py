@@ -66,11 +66,14 @@ def forward_hooked(model: nn.Module, inputs: torch.Tensor, hooks) -> None:
             handle.remove()
 
 
-def set_lr(optimizer: torch.optim.Optimizer, factor: float) -> None:
-    """Set every group's lr to its base lr (its lr when first seen here) times `factor`."""
+def set_lr(optimizer: torch.optim.Optimizer, factor: float) -> float:
+    """Set every group's lr to its base lr (its lr when first seen here) times `factor`;
+    returns the first group's. The one way every loop sets the learning rate: a
+    schedule is a factor of the base rates, so groups with their own rates keep them."""
     for group in optimizer.param_groups:
         group.setdefault("base_lr", group["lr"])
         group["lr"] = group["base_lr"] * factor
+    return optimizer.param_groups[0]["lr"]
 
 
 def train_step(model: nn.Module, inputs: torch.Tensor, targets, *,

@@ -178,21 +178,3 @@ class DeviceLoader:
                 inputs = inputs.masked_fill(mask, 0.0)
             yield inputs, targets
         self.epoch += 1
-
-
-def make_loaders(splits, *, batch_size: int, eval_batch_size: int | None = None,
-                 augment: Augment | None = None, seed: int = 0,
-                 device: str | torch.device | None = None) -> dict[str, DeviceLoader]:
-    """Loaders for "train" (shuffled, augmented), "val" and "test" (ordered, plain), on
-    `device` (default: `splits.device`)."""
-    eval_batch_size = eval_batch_size or batch_size
-    device = getattr(splits, "device", "cpu") if device is None else device
-    common = dict(mean=splits.mean, std=splits.std, device=device)
-    return {
-        "train": DeviceLoader(splits.train.images, splits.train.labels, batch_size=batch_size,
-                              shuffle=True, augment=augment, seed=seed, **common),
-        "val": DeviceLoader(splits.val.images, splits.val.labels,
-                            batch_size=eval_batch_size, **common),
-        "test": DeviceLoader(splits.test.images, splits.test.labels,
-                             batch_size=eval_batch_size, **common),
-    }

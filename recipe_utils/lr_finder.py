@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .engine import device_of, train_step
+from .engine import device_of, set_lr, train_step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,13 +73,13 @@ def find_lr(
     optimizer = (make_optimizer or (lambda m: torch.optim.SGD(m.parameters(), lr=start,
                                                               momentum=0.9)))(model)
     factor = (end / start) ** (1 / (steps - 1))
+    for group in optimizer.param_groups:  # the test sweeps absolute rates: each factor is one
+        group["base_lr"] = 1.0
     lrs, losses, smoothed = [], [], []
     average, best, diverged_at = 0.0, math.inf, None
     batches = itertools.cycle(loader) if hasattr(loader, "__len__") else iter(loader)
     for step in range(steps):
-        lr = start * factor**step
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        lr = set_lr(optimizer, start * factor**step)
         inputs, targets = next(batches)
         value = train_step(model, inputs.to(device), targets.to(device), optimizer=optimizer,
                            loss_fn=loss_fn).item()  # read every step: it decides when to stop

@@ -28,20 +28,19 @@ class Profile:
     train_size: int | None  # images taken from the 45,000-image training split
     val_size: int  # held out from CIFAR-10's training set, stratified
     test_size: int | None  # the test set is only for final numbers
-    epochs: int
-    batch_size: int
+    batch_size: int  # notebooks 00 and 02, which train on the whole profile split
     eval_batch_size: int
 
 
 PROFILES = {
-    # about 150 images/s of training on 2 cores: 5,000 images x 3 epochs is ~2 minutes
+    # each experiment's own length and batch size: recipe_utils/sizes.py
     "quick": Profile("quick", train_size=5_000, val_size=1_000, test_size=2_000,
-                     epochs=3, batch_size=128, eval_batch_size=1_000),
+                     batch_size=128, eval_batch_size=1_000),
     "full": Profile("full", train_size=None, val_size=5_000, test_size=None,
-                    epochs=30, batch_size=512, eval_batch_size=2_000),
+                    batch_size=512, eval_batch_size=2_000),
     # the full profile's code at toy size (`make smoke`); never chosen by hardware
     "smoke": Profile("smoke", train_size=256, val_size=200, test_size=200,
-                     epochs=1, batch_size=64, eval_batch_size=200),
+                     batch_size=64, eval_batch_size=200),
 }
 
 

@@ -7,8 +7,9 @@ net (its global pooling takes any input size) first trains on them, then continu
 32x32. Against it runs the same net at 32x32 from the start, at an equal number of
 multiply-accumulates (MACs): the schedule of resolutions is the change between the rows
 (with it comes a second learning-rate schedule, as in any restart from a checkpoint:
-each stage runs `fit` with its own optimizer and schedule). `make_resolution_trainer`
-builds the `train(seed=..., **setting)` a `Study` calls.
+each stage runs `fit` with its own optimizer and schedule). A row is a `Growth` (how
+many epochs at 16x16 first); `make_resolution_trainer` builds the `train(growth, seed=...)`
+a `Study` calls.
 """
 
 from __future__ import annotations
@@ -19,10 +20,16 @@ from collections.abc import Callable
 from torch import nn
 
 from .data import Splits
-from .experiment import summarize, train_model
 from .models import count_flops, downsampled
-from .sizes import Run
-from .train import TrainConfig, evaluate
+from .spec import EVAL_BATCH, RunSpec, build_model, summarize, train_spec
+from .train import evaluate
+
+
+@dataclasses.dataclass(frozen=True)
+class Growth:
+    """One row of the complexify experiment: `small_epochs` at 16x16 first (0: none)."""
+
+    small_epochs: int = 0
 
 
 def cost_ratio(model: nn.Module, *, factor: int = 2) -> float:
@@ -50,42 +57,44 @@ def full_size_epochs(total: int, *, small: int, ratio: float) -> int:
     return left
 
 
-def make_resolution_trainer(splits: Splits, net: Callable[[], nn.Module], *, size: Run,
-                            base: TrainConfig, factor: int = 2) -> Callable[..., dict]:
-    """A Study's `train(seed=..., small_epochs=0)` at the row `size` of the size table.
+def make_resolution_trainer(splits: Splits, spec: RunSpec, *, factor: int = 2,
+                            build: Callable[[RunSpec, int], nn.Module] | None = None
+                            ) -> Callable[..., dict]:
+    """A Study's `train(growth, seed=...)` for the run `spec` (its model, data, config).
 
-    Each run trains `net()` on a stratified `size.train_size` subset: first for
-    `small_epochs` epochs on inputs average-pooled by `factor` (16x16 at 2), each stage
-    with its own `base` schedule, then for the epochs at 32x32 that leave the run's MACs
-    equal to `size.epochs` epochs at 32x32 (`full_size_epochs`). Returns `summarize`'s
-    numbers of the last stage with its `val_acc` at 32x32, `full_epochs`, `cost` (MACs
-    spent, in 32x32 epochs) and, after a small stage, `small_val_acc`: the val accuracy
-    of the 16x16 stage before it grew (the 32x32 stage's gain over it mixes the added
-    input with more training). `train.cost_ratio` is the small stage's MACs per image over
-    the full one's. Validation is the whole val split.
+    Each run trains `spec`'s net on its stratified training subset: first for
+    `growth.small_epochs` epochs on inputs average-pooled by `factor` (16x16 at 2), each
+    stage with its own `spec.config` schedule, then for the epochs at 32x32 that leave the
+    run's MACs equal to `spec.epochs` epochs at 32x32 (`full_size_epochs`). Returns
+    `summarize`'s numbers of the last stage with its `val_acc` at 32x32, `full_epochs`,
+    `cost` (MACs spent, in 32x32 epochs) and, after a small stage, `small_val_acc`: the
+    val accuracy of the 16x16 stage before it grew (the 32x32 stage's gain over it mixes
+    the added input with more training). `train.cost_ratio` is the small stage's MACs
+    per image over the full one's. Validation is the whole val split. `build(spec, seed)`
+    replaces `build_model` (as in `train_spec`).
     """
-    val_loader = splits.loader("val", batch_size=1000)
-    ratio = cost_ratio(net(), factor=factor)
-    # train_model draws the stratified subset and its seeded loader; the caller evaluates
-    stage = dict(train_size=size.train_size, batch_size=size.batch_size, validate=False,
-                 eval_every=0)
+    if spec.downsample != 1:
+        raise ValueError("make_resolution_trainer downsamples the first stage itself: give it "
+                         f"a spec at full size (downsample=1), got {spec.downsample}.")
+    val_loader = splits.loader("val", batch_size=EVAL_BATCH)
+    make = build or (lambda s, _: build_model(s))
+    ratio = cost_ratio(make(spec, 0), factor=factor)
 
-    def train(*, seed: int, small_epochs: int = 0) -> dict:
-        full_epochs = full_size_epochs(size.epochs, small=small_epochs, ratio=ratio)
-        config = dataclasses.replace(base, seed=seed)
-        make_model, numbers = net, {}
-        if small_epochs:
-            small, _ = train_model(lambda: downsampled(net(), factor=factor), splits,
-                                   dataclasses.replace(config, epochs=small_epochs), **stage)
+    def train(growth: Growth, *, seed: int) -> dict:
+        full_epochs = full_size_epochs(spec.epochs, small=growth.small_epochs, ratio=ratio)
+        full_size, numbers = make, {}
+        if growth.small_epochs:
+            small, _ = train_spec(dataclasses.replace(spec, epochs=growth.small_epochs), splits,
+                                  seed=seed, build=lambda s, seed: downsampled(make(s, seed), factor=factor))
             numbers["small_val_acc"] = evaluate(small, val_loader).accuracy
             grown = small[1]  # the same weights without the pooling in front
-            make_model = lambda: grown  # noqa: E731
+            full_size = lambda s, _: grown  # noqa: E731
         # each stage's loader starts at epoch 0: the 32x32 stage sees its batches in the same
         # order in both rows
-        model, history = train_model(make_model, splits,
-                                     dataclasses.replace(config, epochs=full_epochs), **stage)
+        model, history = train_spec(dataclasses.replace(spec, epochs=full_epochs), splits,
+                                    seed=seed, build=full_size)
         return {**summarize(history), **numbers, "val_acc": evaluate(model, val_loader).accuracy,
-                "full_epochs": full_epochs, "cost": full_epochs + small_epochs * ratio}
+                "full_epochs": full_epochs, "cost": full_epochs + growth.small_epochs * ratio}
 
     train.cost_ratio = ratio
     return train

@@ -4,30 +4,22 @@ A difference between two settings means something only when it is larger than th
 seed-to-seed spread. `Study` runs every setting on the same seeds (the same subset,
 initial weights and batch order per seed), so differences are taken seed by seed and
 what the seeds share cancels; `paired_effect` reports the mean difference, its paired
-t-interval and a verdict; the one-change rule is enforced on the settings themselves. `make_trainer`
-builds the `train(seed=..., **setting)` function a Study calls, from a row of the size
-table (`recipe_utils.sizes`).
+t-interval and a verdict. A row is a frozen dataclass, usually a `spec.RunSpec`, and
+the one-change rule is enforced on it field by field: `Study.of(splits, ...)` trains
+and measures specs, other experiments (03's growing input, 04a's pretraining) bring
+their own small dataclass and train function.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import inspect
 import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import torch
-from torch import nn
 
-from .calibration import expected_calibration_error
 from .data import Splits
-from .experiment import subset, summarize, train_model
-from .loader import Augment
-from .models import recalibrate_batchnorm
-from .sizes import Run
-from .train import TrainConfig, evaluate, predict
+from .spec import measure, train_spec
 
 
 def seeds_for(seed: int, count: int) -> list[int]:
@@ -91,49 +83,61 @@ def format_effect(effect: dict) -> str:
     return f"{effect['delta']:+.3f} ± {effect['half_width']:.3f} (n={effect['n']})"
 
 
-def changed_settings(setting: dict, reference: dict) -> list[str]:
-    """Names of what differs between two settings ("config.lr" inside a dataclass).
-
-    A key on one side only counts as a change; dataclass values are compared field by
-    field, so a row that changes two config fields shows both.
-    """
-    names, missing = [], object()  # a key on one side only is a change (a default vs a value)
-    for key in dict.fromkeys([*reference, *setting]):
-        a, b = setting.get(key, missing), reference.get(key, missing)
+def changed_settings(setting, reference) -> list[str]:
+    """Names of the fields that differ between two settings ("config.lr" inside a nested
+    dataclass); settings of different types differ as a whole ("setting")."""
+    if type(setting) is not type(reference) or not dataclasses.is_dataclass(setting):
+        return [] if setting == reference else ["setting"]
+    names = []
+    for f in dataclasses.fields(setting):
+        a, b = getattr(setting, f.name), getattr(reference, f.name)
         if dataclasses.is_dataclass(a) and type(a) is type(b):
-            names += [f"{key}.{f.name}" for f in dataclasses.fields(a)
-                      if getattr(a, f.name) != getattr(b, f.name)]
+            names += [f"{f.name}.{inner}" for inner in changed_settings(a, b)]
         elif a != b:
-            names.append(key)
+            names.append(f.name)
     return names
 
 
 class Study:
-    """Paired-seed experiments: every setting runs on the same seeds, each row is compared
+    """Paired-seed experiments: every row runs on the same seeds, each row is compared
     with its reference row, and a row must change exactly one thing against it.
 
-    `train(seed=..., **setting)` runs one experiment and returns a dict of numbers (e.g.
-    `summarize(history)`); `metric` is the one the effects are computed on.
+    A row is a frozen dataclass (a `RunSpec`, or an experiment's own). `train(setting,
+    seed=...)` runs it and returns a dict of numbers, or, with `measure`, returns
+    (model, history) and `measure(model, history, setting, seed)` gives the numbers; the
+    run at `keep_seed` is then kept (`kept(name)`). `metric` is the one the effects are
+    computed on.
     """
 
-    def __init__(self, train: Callable[..., dict], *, seeds: Sequence[int],
-                 metric: str = "val_acc"):
-        self.train, self.seeds, self.metric = train, list(seeds), metric
-        self.settings: dict[str, dict] = {}
+    def __init__(self, train: Callable, *, seeds: Sequence[int], measure: Callable | None = None,
+                 keep_seed: int | None = None, metric: str = "val_acc"):
+        self.train, self.measure, self.seeds, self.metric = train, measure, list(seeds), metric
+        self.keep_seed = keep_seed
+        self.settings: dict[str, object] = {}
         self.results: dict[str, list[dict]] = {}
         self.references: dict[str, str | None] = {}
-        # settings are compared with `train`'s defaults filled in: leaving out an argument
-        # is the same as passing its default, and a changed default shows as a change
-        self.defaults = _defaults(train)
+        self._kept: dict[str, tuple] = {}
 
-    def run(self, name: str, *, against: str | None = None, **setting) -> list[dict]:
+    @classmethod
+    def of(cls, splits: Splits, *, seeds: Sequence[int], test: bool = False,
+           keep_seed: int | None = None, metric: str = "val_acc") -> Study:
+        """A Study of `RunSpec` rows: `train_spec` on `splits`, numbers from `measure`
+        (with `test`, the test split's accuracy too)."""
+        return cls(lambda spec, *, seed: train_spec(spec, splits, seed=seed), seeds=seeds,
+                   measure=lambda model, history, spec, seed: measure(
+                       model, splits, history=history, spec=spec, seed=seed, test=test),
+                   keep_seed=keep_seed, metric=metric)
+
+    def run(self, name: str, setting, *, against: str | None = None,
+            also: Sequence[str] = ()) -> list[dict]:
         """Run `setting` on every seed; a repeated name or an identical setting reuses it.
 
         `against` names the reference row; the setting must differ from it in exactly one
-        thing (ValueError otherwise, naming what differs). Reusing a name for another
-        setting is a ValueError too, never a stale result.
+        thing (ValueError otherwise, naming what differs), besides the fields `also`
+        names as that change's consequence (e.g. a quarter batch at equal epochs also
+        changes `steps`). Reusing a name for another setting is a ValueError too, never
+        a stale result.
         """
-        setting = {**self.defaults, **setting}
         if name in self.results:
             changed = changed_settings(setting, self.settings[name])
             if changed:
@@ -144,33 +148,36 @@ class Study:
             if against not in self.settings:
                 raise ValueError(f"Reference {against!r} has not been run; run it first.")
             changed = changed_settings(setting, self.settings[against])
-            if len(changed) != 1:
-                raise ValueError(f"{name!r} changes {changed or 'nothing'} against {against!r}: "
-                                 "change exactly one thing, or you cannot tell what did it.")
+            rest = [c for c in changed if c not in also]
+            if len(rest) != 1:
+                raise ValueError(f"{name!r} changes {rest or 'nothing'} against {against!r}"
+                                 f"{f' besides {list(also)}' if also else ''}: change exactly "
+                                 "one thing, or you cannot tell what did it.")
         self.settings[name], self.references[name] = setting, against
         same = [other for other in self.results
                 if not changed_settings(setting, self.settings[other])]
         if same:  # an identical setting already ran (e.g. a profile makes two rows equal)
             self.results[name] = self.results[same[0]]
+            if same[0] in self._kept:
+                self._kept[name] = self._kept[same[0]]
         else:
-            self.results[name] = [self.train(seed=seed, **setting) for seed in self.seeds]
+            self.results[name] = [self._one(name, setting, seed) for seed in self.seeds]
         return self.results[name]
 
-    def adopt(self, name: str, other: Study, *, as_name: str | None = None) -> list[dict]:
-        """Take row `name` of another Study on the same seeds as a row of this one (no
-        reruns), under `as_name`; its setting is this Study's defaults (a reference row).
+    def _one(self, name: str, setting, seed: int) -> dict:
+        if self.measure is None:
+            return self.train(setting, seed=seed)
+        model, history = self.train(setting, seed=seed)
+        if seed == self.keep_seed:
+            self._kept[name] = (model, history)
+        return self.measure(model, history, setting, seed)
 
-        For a second Study whose train function differs only in how it fills a default
-        (e.g. equal epochs instead of equal steps), where the reference ran identically.
-        """
-        if other.seeds != self.seeds:
-            raise ValueError(f"adopt needs the same seeds: {other.seeds} vs {self.seeds}.")
-        if name not in other.results:
-            raise ValueError(f"{name!r} has not been run in the other Study.")
-        as_name = as_name or name
-        self.settings[as_name], self.references[as_name] = dict(self.defaults), None
-        self.results[as_name] = other.results[name]
-        return self.results[as_name]
+    def kept(self, name: str) -> tuple:
+        """(model, history) of row `name`'s run at `keep_seed`."""
+        if name not in self._kept:
+            raise KeyError(f"No kept run of {name!r}: a Study keeps the run at keep_seed "
+                           f"({self.keep_seed}) of each row, when it has a `measure`.")
+        return self._kept[name]
 
     def values(self, name: str, *, metric: str | None = None) -> np.ndarray:
         """float (seeds,): one metric of one row, in seed order."""
@@ -208,87 +215,19 @@ def _mean_sd(values: np.ndarray) -> str:
     return f"{values.mean():.3f} ± {sd:.3f}"
 
 
-def make_trainer(splits: Splits, nets: dict[str, Callable[[int], nn.Module]], *, size: Run,
-                 base: TrainConfig, device: str | torch.device | None = None,
-                 equal_steps: bool = True, keep_seed: int | None = None,
-                 score_test: bool = False) -> Callable[..., dict]:
-    """A Study's `train(seed=..., **setting)`: one seeded run of `nets[model](seed)`.
+def format_table(rows: Sequence[dict], *, columns: Sequence[str] | None = None,
+                 digits: int = 3) -> str:
+    """Plain-text table of dicts (one per row); floats rounded to `digits`."""
+    columns = list(columns or dict.fromkeys(k for row in rows for k in row))
 
-    Settings: model (a key of `nets`), config, augment, train_size, batch_size, steps.
-    Each run trains on a stratified subset of the train split and is judged on the whole
-    val split with the weights it ends with (the best ones, under early stopping).
-    Returns its numbers: `summarize`'s, with val_acc and val_loss of those weights, plus
-    mean confidence, mean logit norm (L2 over the classes) and calibration error on val,
-    and, for a net with Dropout2d, the val accuracy after `recalibrate_batchnorm`. With
-    `score_test`, also `test_acc`: for runs that choose on val (early stopping), the
-    accuracy on a split that chose nothing.
+    def cell(value) -> str:
+        if isinstance(value, float | np.floating):
+            return f"{value:.{digits}f}"
+        return "" if value is None else str(value)
 
-    `size` is a row of the size table (train size, epochs, batch size). With
-    `equal_steps`, every run takes about the optimizer steps of `size` (whole epochs,
-    rounded) whatever its data or batch size, unless a setting names its own `steps`, so
-    a row that changes the data changes nothing else. The run with seed `keep_seed` of
-    each setting is kept: `train.kept(setting)` returns its (model, history). Runs go to
-    `device`, default `splits.device`.
-    """
-    if device is not None:
-        splits = dataclasses.replace(splits, device=device)
-    size_images = min(size.train_size or len(splits.train), len(splits.train))
-    steps = size.epochs * math.ceil(size_images / size.batch_size) if equal_steps else None
-    val_loader = splits.loader("val", batch_size=1000)
-    val_targets = torch.as_tensor(splits.val.labels)
-    test_loader = splits.loader("test", batch_size=1000) if score_test else None
-    default_model = next(iter(nets))
-    kept: dict[str, tuple[nn.Module, object]] = {}
+    cells = [[cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths))
+    return "\n".join([line, "  ".join("-" * w for w in widths),
+                      *("  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells)])
 
-    def train(*, seed: int, model: str = default_model, config: TrainConfig = base,
-              augment: Augment | None = None, train_size: int | None = size.train_size,
-              batch_size: int = size.batch_size, steps: int | None = steps) -> dict:
-        n = min(train_size or len(splits.train), len(splits.train))
-        epochs = max(1, round(steps / math.ceil(n / batch_size))) if steps else config.epochs
-        config = dataclasses.replace(config, epochs=epochs, seed=seed)
-        # val is measured below from one pass of `predict`; fit only watches it to stop early
-        net, history = train_model(lambda: nets[model](seed), splits, config,
-                                   train_size=train_size, batch_size=batch_size, augment=augment,
-                                   validate=bool(config.patience),
-                                   eval_every=1 if config.patience else 0)
-        logits = predict(net, val_loader)
-        probs = logits.softmax(1).numpy()
-        numbers = {**summarize(history),
-                   "val_acc": (logits.argmax(1) == val_targets).sum().item() / len(val_targets),
-                   "val_loss": float(nn.functional.cross_entropy(logits, val_targets)),
-                   "confidence": float(probs.max(1).mean()),
-                   "logit_norm": float(logits.norm(dim=1).mean()),
-                   "ece": expected_calibration_error(probs, splits.val.labels)}
-        if test_loader is not None:
-            numbers["test_acc"] = evaluate(net, test_loader).accuracy
-        if any(isinstance(m, nn.Dropout2d) for m in net.modules()):
-            plain = subset(splits.train, train_size, seed=seed)
-            loader = splits.loader(plain, batch_size=500)
-            numbers["recalibrated_val_acc"] = evaluate(
-                recalibrate_batchnorm(copy.deepcopy(net), loader), val_loader).accuracy
-        if seed == keep_seed:
-            kept[_key(model=model, config=config, augment=augment, train_size=train_size,
-                      batch_size=batch_size, steps=steps)] = (net, history)
-        return numbers
-
-    def kept_run(setting: dict) -> tuple[nn.Module, object]:
-        """(model, history) of the `keep_seed` run of a setting (e.g. `study.settings[name]`)."""
-        key = _key(**{**_defaults(train), **setting})  # _key drops config's epochs and seed
-        if key not in kept:
-            raise KeyError(f"No kept run for {setting}: was it run with seed {keep_seed}?")
-        return kept[key]
-
-    train.kept = kept_run
-    return train
-
-
-def _defaults(train: Callable) -> dict:
-    """The keyword defaults of a train function, less `seed`: a setting's implicit values."""
-    return {k: p.default for k, p in inspect.signature(train).parameters.items()
-            if p.default is not inspect.Parameter.empty and k != "seed"}
-
-
-def _key(*, config: TrainConfig, **setting) -> str:
-    """A comparable text key of one run's setting (config without its epochs and seed)."""
-    config = dataclasses.replace(config, epochs=0, seed=0)
-    return repr(sorted({**setting, "config": config}.items()))

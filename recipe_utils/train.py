@@ -12,26 +12,24 @@ interrupted `fit` is refused by the next one unless a checkpoint restores it.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
 from .amp import amp_dtype, grad_scaler
+from .callbacks import Checkpointer, EarlyStopping, LossLog, Mixup, mixup_loss
 from .checkpoint import CheckpointError  # noqa: F401  (public here too, with the next)
-from .engine import device_of, predict_batches, train_step
+from .engine import device_of, predict_batches, set_lr, train_step
 from .guards import (
     INTERRUPTED,
     NonFiniteLossError,  # noqa: F401  (ru.train.NonFiniteLossError, as before)
     check_trainable,
-    non_finite,
     refuse_half_trained,
 )
 from .schedules import get_schedule
@@ -39,9 +37,10 @@ from .schedules import get_schedule
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """One experiment's training settings; vary with `dataclasses.replace`."""
+    """How to train: optimizer, schedule, loss, early stopping (vary with
+    `dataclasses.replace`). The length and the seed are `fit`'s, a run's whole
+    description is a `spec.RunSpec`."""
 
-    epochs: int = 10
     lr: float = 3e-4
     optimizer: str = "adam"  # "adam", "adamw" or "sgd"
     momentum: float = 0.9  # sgd only
@@ -58,7 +57,6 @@ class TrainConfig:
     eval_train: bool = True  # whole-train-split evaluation every epoch
     mixup: float = 0.0  # Beta(a, a) mixing of pairs of examples and their targets; 0 = off
     patience: int = 0  # early stopping: epochs without a better val loss; 0 = off
-    seed: int = 0
 
 
 @dataclasses.dataclass
@@ -133,20 +131,19 @@ def evaluate(model: nn.Module, loader, *, loss_fn: nn.Module | None = None, devi
     return Evaluation(loss=total_loss / count, accuracy=correct / count)
 
 
-def _restore(state: dict, model, optimizer) -> tuple[int, History]:
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    torch.set_rng_state(state["rng"].cpu())
-    if torch.cuda.is_available() and state.get("cuda_rng") is not None:
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
-    return state["epoch"], History(**state["history"])
+def lr_factor(config: TrainConfig, *, steps_per_epoch: int, total_steps: int):
+    """step -> the schedule's factor of `config.lr` at that step (0-based)."""
+    schedule, kwargs = get_schedule(config.schedule), _schedule_kwargs(config, steps_per_epoch)
+    return lambda step: schedule(step, total_steps, **kwargs)
 
 
 def fit(
     model: nn.Module,
     train_loader,
     *,
-    config: TrainConfig,
+    epochs: int,
+    config: TrainConfig = TrainConfig(),
+    seed: int = 0,
     val_loader=None,
     loss_fn: nn.Module | None = None,
     device: str | torch.device | None = None,
@@ -156,134 +153,86 @@ def fit(
     progress: bool = True,
     eval_every: int = 1,
 ) -> History:
-    """Train `model` on `train_loader` (a DeviceLoader) for `config.epochs` epochs.
+    """Train `model` on `train_loader` (a DeviceLoader) for `epochs` epochs.
 
-    Resumes from `checkpoint` when that file exists, and writes it after every epoch.
+    It is the loop of notebook 02 (step, then measure the whole splits each epoch) plus
+    what a long run needs, each a small object (`recipe_utils.callbacks`): deferred loss
+    reads with a NaN guard, early stopping, checkpoints, mixup. `seed` seeds dropout and
+    any other global-RNG draw (the loader has its own).
+    Resumes from `checkpoint` when that file exists, and writes it after every epoch; the
+    checkpoint records the run (config, epochs, seed and the train loader's identity) and
+    a resume with another one is refused.
     `callback(epoch, model, record)` runs after each epoch's evaluation. `monitor` (e.g. an
     UpdateMonitor) is attached to the model and optimizer for the run.
-    With `config.patience`, training stops after that many epochs without a lower
-    val loss and the model is left with the weights of its best epoch
-    (`history.best_epoch`); the best weights travel in the checkpoint too.
+    With `config.patience`, training stops after that many epochs without a lower val
+    loss and the model is left with the weights of its best epoch (`history.best_epoch`).
     `eval_every` > 1 evaluates the whole splits only every that many epochs and after the
     last (0: after the last only); the other epochs record the mean step loss. Most of a
     small CPU run's time can go to evaluation, so a comparison that needs only the end
     point is several times cheaper with it.
-    The model is moved to `device`, by default the loader's (`train_loader.device`, where
-    its batches already are), else the model's own. Step losses stay on the device and
-    are read back every `LOSS_READ_EVERY` steps, so a NaN is reported a few steps late
-    (with the step that produced it) but a GPU never waits on the host.
-    The checkpoint records the run (config and the train loader's identity: size, batch
-    size, seed, augmentation, data) and a resume with another one is refused.
+    The model is moved to `device`, by default the loader's, else the model's own.
     Returns the History; raises NonFiniteLossError (with `.history`) on a NaN/inf loss
     in training or evaluation. A model left part-trained by an interrupted call is
     refused unless `checkpoint` restores it.
     """
-    if eval_every < 0:
-        raise ValueError(f"eval_every must be >= 0, got {eval_every}.")
-    if config.patience and eval_every != 1:
-        raise ValueError("config.patience (early stopping) watches the val loss every epoch: "
-                         "use eval_every=1.")
+    _check_options(epochs, config, val_loader, eval_every)
     check_trainable(model, train_loader)  # before the first step: nothing to lose yet
-    # the loader's device: its batches are already there (else the model's)
     device = device_of(model, device if device is not None else getattr(train_loader, "device", None))
     model.to(device)
-    loss_fn = loss_fn or nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    plain_loss = nn.CrossEntropyLoss()
     optimizer = build_optimizer(model, config)
     scaler = grad_scaler(device, config.amp)
-    scaler = scaler if scaler.is_enabled() else None
-    schedule = get_schedule(config.schedule)
-    steps_per_epoch = len(train_loader)
-    total_steps = config.epochs * steps_per_epoch
-    torch.manual_seed(config.seed)  # dropout and any other global-RNG draws
-    start_epoch, history, state = 0, History(), None
-    checkpoint = Path(checkpoint) if checkpoint is not None else None
-    # what identifies the run (it fingerprints the data): needed only to checkpoint
-    identity = None if checkpoint is None else {
-        "config": dataclasses.asdict(config), "loader": ckpt.loader_identity(train_loader)}
-    if checkpoint is not None and checkpoint.exists():
-        state = ckpt.read(checkpoint, device)
-        ckpt.check_run(state, checkpoint, **identity)
-        start_epoch, history = _restore(state, model, optimizer)
-    else:
+    step_options = dict(optimizer=optimizer, dtype=amp_dtype(device) if config.amp else None,
+                        scaler=scaler if scaler.is_enabled() else None, grad_clip=config.grad_clip)
+    loss_fn = loss_fn or nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    batches = Mixup(train_loader, config.mixup, seed=seed) if config.mixup else train_loader
+    step_loss = mixup_loss(loss_fn) if config.mixup else loss_fn
+    per_epoch = len(train_loader)
+    factor = lr_factor(config, steps_per_epoch=per_epoch, total_steps=epochs * per_epoch)
+    torch.manual_seed(seed)  # dropout and any other global-RNG draws
+    saver = None if checkpoint is None else Checkpointer(checkpoint, {
+        "config": {**dataclasses.asdict(config), "epochs": epochs, "seed": seed},
+        "loader": ckpt.loader_identity(train_loader)})
+    resumed = saver.resume(model, optimizer, device) if saver else None
+    if resumed is None:
         refuse_half_trained(model)
-    if config.patience and val_loader is None:
-        raise ValueError("config.patience (early stopping) needs a val_loader to watch.")
-    best = _best_so_far(history)
-    if state is not None and config.patience:
-        best["state"] = state["best"]
+    start, history, best = resumed or (0, History(), None)
+    stopper = EarlyStopping(config.patience, history) if config.patience else None
+    if stopper is not None:
+        stopper.state = best
+    bar = tqdm(total=epochs * per_epoch, initial=start * per_epoch, disable=not progress,
+               desc="train", unit="step")
+    log = LossLog(history, bar, steps_per_epoch=per_epoch, every=LOSS_READ_EVERY, saver=saver)
     if monitor is not None:
         monitor.attach(model, optimizer)
-    schedule_kwargs = _schedule_kwargs(config, steps_per_epoch)
-    train_eval = train_loader.without_augmentation() if config.eval_train else None
-    saved_epoch, epoch, b, steps_done, pending = start_epoch, start_epoch, -1, 0, []
-    dtype = amp_dtype(device) if config.amp else None  # chosen once, not every step
-    bar = tqdm(total=total_steps, initial=start_epoch * steps_per_epoch, disable=not progress,
-               desc="train", unit="step")
     try:
-        for epoch in range(start_epoch, config.epochs):
-            if config.patience and epoch - best["epoch"] >= config.patience:
+        for epoch in range(start, epochs):
+            if stopper is not None and stopper.done(epoch):
                 break  # stopped early before an interruption; nothing left to do
             model.train()
-            train_loader.set_epoch(epoch)
+            batches.set_epoch(epoch)
             started = time.perf_counter()
-            for b, (inputs, targets) in enumerate(train_loader):
-                step = epoch * steps_per_epoch + b
-                lr = config.lr * schedule(step, total_steps, **schedule_kwargs)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                inputs, targets = inputs.to(device), targets.to(device)
-                step_loss_fn = loss_fn
-                if config.mixup:
-                    inputs, targets_b, lam = _mix(inputs, targets, config.mixup, config.seed, step)
-                    step_loss_fn = _mixed(loss_fn, targets_b, lam)
-                loss = train_step(model, inputs, targets, optimizer=optimizer, loss_fn=step_loss_fn,
-                                  dtype=dtype, scaler=scaler, grad_clip=config.grad_clip)
-                steps_done += 1
-                pending.append((loss, lr, epoch, b, step))
-                if len(pending) == LOSS_READ_EVERY:
-                    _read_losses(pending, history, bar, checkpoint, saved_epoch, steps_per_epoch)
-            _read_losses(pending, history, bar, checkpoint, saved_epoch, steps_per_epoch)
-            record = {"epoch": epoch + 1, "lr": lr, "seconds": time.perf_counter() - started}
-            measure = epoch + 1 == config.epochs or (eval_every > 0 and (epoch + 1) % eval_every == 0)
-            if train_eval is not None and measure:
-                record["train_loss"], record["train_acc"] = evaluate(
-                    model, train_eval, loss_fn=plain_loss, device=device, amp=config.amp)
-            else:  # not a whole-split number: the mean loss of this epoch's steps
-                recent = history.step_loss[-steps_per_epoch:]
-                record["train_loss" if measure else "step_loss_mean"] = sum(recent) / len(recent)
-            if val_loader is not None and measure:
-                record["val_loss"], record["val_acc"] = evaluate(
-                    model, val_loader, loss_fn=plain_loss, device=device, amp=config.amp)
+            for b, (inputs, targets) in enumerate(batches):
+                lr = set_lr(optimizer, factor(epoch * per_epoch + b))
+                loss = train_step(model, inputs.to(device), targets.to(device), loss_fn=step_loss,
+                                  **step_options)
+                log.add(loss, lr, epoch, b)
+            log.flush()
+            measured = epoch + 1 == epochs or (eval_every > 0 and (epoch + 1) % eval_every == 0)
+            record = {"epoch": epoch + 1, "lr": lr, "seconds": time.perf_counter() - started,
+                      **_measure_epoch(model, train_loader, val_loader, history, config=config,
+                                       device=device, measured=measured, per_epoch=per_epoch)}
             history.epochs.append(record)
-            bad = [k for k in ("train_loss", "val_loss") if not math.isfinite(record.get(k, 0.0))]
-            if bad:  # the weights are not saved over the last good checkpoint
-                raise non_finite(
-                    f"{bad[0]} became {record[bad[0]]} in the evaluation after epoch {epoch + 1}, "
-                    "though every training step's loss was finite. Likely causes: NaN or inf "
-                    "in that split's inputs, BatchNorm running statistics gone non-finite, or "
-                    "an eval-only branch of the model.", history, checkpoint, saved_epoch)
-            if callback is not None:
-                callback(epoch, model, record)
-            if config.patience and record["val_loss"] < best["loss"]:
-                best.update(epoch=epoch + 1, loss=record["val_loss"],
-                            state={k: v.detach().clone() for k, v in model.state_dict().items()})
-            if checkpoint is not None:
-                ckpt.save(checkpoint, {"best": best["state"] if config.patience else None,
-                    "epoch": epoch + 1, "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(), "history": dataclasses.asdict(history),
-                    "rng": torch.get_rng_state(), **identity,
-                    "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                })
-                saved_epoch = epoch + 1
-            if config.patience and epoch + 1 - best["epoch"] >= config.patience:
+            log.check(record)
+            for call in (callback, stopper):
+                if call is not None:
+                    call(epoch, model, record)
+            if saver is not None:
+                saver.save(epoch + 1, model, optimizer, history,
+                           best=stopper.state if stopper is not None else None)
+            if stopper is not None and stopper.done(epoch + 1):
                 break
     except BaseException:
-        if steps_done:
-            # the weights are part-trained now: the next fit must not take them for fresh
-            setattr(model, INTERRUPTED, f"stopped in epoch {epoch + 1}, after step {b + 1} "
-                    f"of {steps_per_epoch}; last checkpoint: "
-                    f"{f'epoch {saved_epoch}' if saved_epoch else 'none'}")
+        _mark_interrupted(model, log, saver, per_epoch)
         raise
     finally:
         bar.close()
@@ -291,61 +240,53 @@ def fit(
             monitor.detach()
     if hasattr(model, INTERRUPTED):  # restored from a checkpoint, or the mark deleted
         delattr(model, INTERRUPTED)
-    if config.patience and best["state"] is not None:
-        model.load_state_dict(best["state"])
+    if stopper is not None:
+        stopper.restore(model)
     return history
+
+
+def _check_options(epochs: int, config: TrainConfig, val_loader, eval_every: int) -> None:
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}.")
+    if eval_every < 0:
+        raise ValueError(f"eval_every must be >= 0, got {eval_every}.")
+    if config.patience and eval_every != 1:
+        raise ValueError("config.patience (early stopping) watches the val loss every epoch: "
+                         "use eval_every=1.")
+    if config.patience and val_loader is None:
+        raise ValueError("config.patience (early stopping) needs a val_loader to watch.")
+
+
+def _measure_epoch(model, train_loader, val_loader, history: History, *, config: TrainConfig,
+                   device, measured: bool, per_epoch: int) -> dict:
+    """Loss and accuracy on the whole training split (unaugmented) and val split, or,
+    between measured epochs, the mean loss of this epoch's steps."""
+    record, plain = {}, nn.CrossEntropyLoss()
+    if config.eval_train and measured:
+        record["train_loss"], record["train_acc"] = evaluate(
+            model, train_loader.without_augmentation(), loss_fn=plain, device=device, amp=config.amp)
+    else:  # not a whole-split number: the mean loss of this epoch's steps
+        recent = history.step_loss[-per_epoch:]
+        record["train_loss" if measured else "step_loss_mean"] = sum(recent) / len(recent)
+    if val_loader is not None and measured:
+        record["val_loss"], record["val_acc"] = evaluate(
+            model, val_loader, loss_fn=plain, device=device, amp=config.amp)
+    return record
+
+
+def _mark_interrupted(model: nn.Module, log: LossLog, saver, per_epoch: int) -> None:
+    """The weights are part-trained now: the next fit must not take them for fresh."""
+    if log.steps:
+        epoch, b = log.at
+        saved = saver.saved_epoch if saver is not None else 0
+        setattr(model, INTERRUPTED, f"stopped in epoch {epoch + 1}, after step {b + 1} of "
+                f"{per_epoch}; last checkpoint: {f'epoch {saved}' if saved else 'none'}")
 
 
 # Losses stay on the device and are read back every this many steps (and at the end of
 # each epoch): a `.item()` per step would make a GPU wait for every step to finish. A NaN
 # is still caught within these steps, and reported with the step that produced it.
 LOSS_READ_EVERY = 10
-
-
-def _read_losses(pending: list, history: History, bar, checkpoint, saved_epoch: int,
-                 steps_per_epoch: int) -> None:
-    """Move the pending (loss, lr, epoch, batch, step) records into `history` (emptying
-    `pending`) and advance the bar; raise at the first NaN."""
-    if not pending:
-        return
-    values = torch.stack([loss for loss, *_ in pending]).tolist()
-    for value, (_, lr, epoch, b, step) in zip(values, pending):
-        if not math.isfinite(value):
-            raise non_finite(
-                f"Loss became {value} at epoch {epoch + 1}, step {b + 1} of {steps_per_epoch} "
-                f"(global step {step}, lr {lr:.3g}). Likely causes: learning rate too high, "
-                f"inputs not normalized, or log/division by zero in a custom loss.",
-                history, checkpoint, saved_epoch)
-        history.step_loss.append(value)
-        history.step_lr.append(lr)
-    bar.update(len(pending))
-    bar.set_postfix(epoch=pending[-1][2] + 1, loss=f"{values[-1]:.3f}")
-    pending.clear()
-
-
-def _mixed(loss_fn, targets_b, lam: float):
-    """mixup's loss: the two targets' losses weighted by lam."""
-    return lambda logits, targets: lam * loss_fn(logits, targets) + (1 - lam) * loss_fn(logits, targets_b)
-
-
-def _best_so_far(history: History) -> dict:
-    """Early-stopping state: the best epoch (1-based, 0 = none yet), its val loss, weights."""
-    epochs, losses = history.curve("val_loss")
-    if not losses:
-        return {"epoch": 0, "loss": float("inf"), "state": None}
-    i = min(range(len(losses)), key=losses.__getitem__)
-    return {"epoch": epochs[i], "loss": losses[i], "state": None}
-
-
-def _mix(inputs, targets, alpha: float, seed: int, step: int):
-    """mixup: blend each example with a random partner; returns inputs, partner targets, lam.
-
-    The draw is seeded by (seed, step), so a resumed run mixes exactly as an unbroken one.
-    """
-    rng = np.random.default_rng([seed, step])
-    lam = float(rng.beta(alpha, alpha))
-    order = torch.as_tensor(rng.permutation(len(targets)), device=inputs.device)
-    return lam * inputs + (1 - lam) * inputs[order], targets[order], lam
 
 
 def _schedule_kwargs(config: TrainConfig, steps_per_epoch: int) -> dict:

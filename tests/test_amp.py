@@ -59,7 +59,7 @@ def test_fit_steps_through_the_scaler(monkeypatch):
                           mean=[0.5] * 3, std=[0.25] * 3)
     model = models.tiny_cnn(width=8)
     before = [p.detach().clone() for p in model.parameters()]
-    train.fit(model, loader, config=train.TrainConfig(epochs=1, grad_clip=1.0), progress=False)
+    train.fit(model, loader, epochs=1, config=train.TrainConfig(grad_clip=1.0), progress=False)
     assert len(made) == 1 and Spy.steps == len(loader) == 2
     assert made[0].get_scale() == 2.0**4  # finite gradients: the scale was kept
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))

@@ -11,8 +11,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 import recipe_utils as ru
-from recipe_utils import runner
 from recipe_utils.claims import CLAIMS_ENV, collect_claims
+from recipe_utils.course import runner
 from recipe_utils.human import binomial_interval
 from recipe_utils.profile import PROFILE_ENV
 from recipe_utils.study import paired_effect, t_quantile_975
@@ -194,7 +194,7 @@ def test_the_table_takes_each_claims_flag_from_its_notebook_not_from_old_runs(tm
 
 
 def test_the_runner_lists_a_failed_claim_whose_value_is_not_a_number():
-    from recipe_utils import runner
+    from recipe_utils.course import runner
 
     rows = [{"notebook": "02_x.ipynb", "claims": [
         {"name": "churn", "value": "nan", "direction": "above", "threshold": 0.1, "asserted": True, "passed": False},

@@ -5,7 +5,8 @@ import json
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from recipe_utils import course, runner
+from recipe_utils import course
+from recipe_utils.course import runner
 from recipe_utils.profile import PROFILE_ENV
 
 
@@ -61,8 +62,29 @@ def test_runner_seed_is_set_after_the_parameters_cell(tmp_path, monkeypatch):
 def test_save_result_outside_a_checkout_writes_to_the_working_directory(tmp_path, monkeypatch):
     monkeypatch.delenv(course.RESULTS_ENV, raising=False)
     site = tmp_path / "site-packages"
-    monkeypatch.setattr(course, "__file__", str(site / "recipe_utils" / "course.py"))
+    monkeypatch.setattr(course, "__file__", str(site / "recipe_utils" / "course" / "__init__.py"))
     monkeypatch.chdir(tmp_path)
     c = course.start("quick", device="cpu", report=False)
     path = course.save_result(c, "stage3", {})
     assert path.parent == tmp_path / "results" and not (site / "benchmarks").exists()
+
+
+def test_the_runner_finds_the_course_and_refuses_to_run_nothing(tmp_path, monkeypatch, capsys):
+    import pytest
+
+    found = sorted((runner.REPO / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
+    assert [p.name[:3] for p in found][:2] == ["00_", "01_"] and len(found) >= 9
+    assert (runner.REPO / "pyproject.toml").is_file()  # the checkout, not the package folder
+    monkeypatch.setattr(runner, "REPO", tmp_path)  # a checkout without notebooks
+    with pytest.raises(SystemExit):
+        runner.main(["--out", str(tmp_path / "runs")])
+    assert "no notebooks to run" in capsys.readouterr().err
+
+
+def test_save_result_in_a_checkout_writes_to_its_benchmarks_results(tmp_path, monkeypatch):
+    monkeypatch.delenv(course.RESULTS_ENV, raising=False)
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "benchmarks").mkdir()
+    monkeypatch.setattr(course, "__file__", str(tmp_path / "recipe_utils" / "course" / "__init__.py"))
+    c = course.start("quick", device="cpu", report=False)
+    assert course.save_result(c, "stage3", {}).parent == tmp_path / "benchmarks" / "results"

@@ -179,6 +179,6 @@ def test_fit_accepts_the_triangle_schedule():
     loader = DeviceLoader(rng.integers(0, 256, (40, 4, 4, 3), dtype=np.uint8), rng.integers(0, 2, 40),
                           batch_size=10, mean=[0.5] * 3, std=[0.25] * 3)
     history = fit(nn.Sequential(nn.Flatten(), nn.Linear(48, 2)), loader, progress=False,
-                  config=TrainConfig(epochs=2, lr=0.1, schedule="triangle", eval_train=False))
+                  epochs=2, config=TrainConfig(lr=0.1, schedule="triangle", eval_train=False))
     expected = [0.1 * triangle(s, 8) for s in range(8)]
     assert history.step_lr == pytest.approx(expected)

@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from recipe_utils import runner
+from recipe_utils.course import runner
 from recipe_utils.profile import PROFILE_ENV
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,7 +81,7 @@ def _stop_the_runner_mid_cell(tmp_path: Path, signum: int):
                   "str(os.getpid()))\ntime.sleep(120)")
     later = write(tmp_path, "01_later.ipynb", OK_CELL)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen([sys.executable, "-m", "recipe_utils.runner", str(hangs),
+    process = subprocess.Popen([sys.executable, "-m", "recipe_utils.course.runner", str(hangs),
                                 str(later), "--out", str(tmp_path / "runs")], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                # as a terminal's foreground job: a shell's background job

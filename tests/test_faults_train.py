@@ -2,7 +2,6 @@
 without batches, models without parameters. Each stops with a message naming what is
 wrong (and the file), and nothing finished is lost."""
 
-import dataclasses
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ from recipe_utils.train import (
     fit,
 )
 
-CONFIG = TrainConfig(epochs=3, lr=1e-2, seed=0)
+CONFIG = TrainConfig(lr=1e-2)  # 3 epochs, seed 0 (fit's default)
 
 
 def loader(n=32, *, batch_size=8, seed=0, augment=None, data_seed=0, **kwargs):
@@ -59,28 +58,28 @@ class Breaks(nn.Module):
 
 def test_rerun_after_an_interrupt_before_the_first_checkpoint_is_refused(tmp_path):
     path = tmp_path / "ckpt.pt"
-    model = Breaks(tiny(), at=3)  # Ctrl-C at step 3 of epoch 1: no checkpoint yet
+    model = Breaks(tiny(), at=3)  # Ctrl-C in step 3 of epoch 1, after 2 finished: no checkpoint yet
     with pytest.raises(KeyboardInterrupt):
-        fit(model, loader(), config=CONFIG, checkpoint=path, progress=False)
+        fit(model, loader(), epochs=3, config=CONFIG, checkpoint=path, progress=False)
     assert not path.exists()
     model.at = None  # the user re-runs the cell with the same, half-trained model
     with pytest.raises(RuntimeError, match="half-trained by an interrupted fit .stopped in "
-                       "epoch 1, after step 3 of 4; last checkpoint: none.*Re-create the model"):
-        fit(model, loader(), config=CONFIG, checkpoint=path, progress=False)
-    reference = fit(tiny(), loader(), config=CONFIG, progress=False)  # rebuilt: a clean start
+                       "epoch 1, after step 2 of 4; last checkpoint: none.*Re-create the model"):
+        fit(model, loader(), epochs=3, config=CONFIG, checkpoint=path, progress=False)
+    reference = fit(tiny(), loader(), epochs=3, config=CONFIG, progress=False)  # rebuilt: a clean start
     del model.fit_interrupted  # the escape hatch the message names
-    fit(model, loader(), config=CONFIG, progress=False)
+    fit(model, loader(), epochs=3, config=CONFIG, progress=False)
     assert not hasattr(model, "fit_interrupted") and reference.epochs
 
 
 def test_an_interrupted_model_resumes_from_its_checkpoint(tmp_path):
     path = tmp_path / "ckpt.pt"
-    reference = fit(tiny(), loader(), config=CONFIG, progress=False)
+    reference = fit(tiny(), loader(), epochs=3, config=CONFIG, progress=False)
     model = Breaks(tiny(), at=6)  # in epoch 2, after epoch 1's checkpoint
     with pytest.raises(KeyboardInterrupt):
-        fit(model, loader(), config=CONFIG, checkpoint=path, progress=False)
+        fit(model, loader(), epochs=3, config=CONFIG, checkpoint=path, progress=False)
     model.at = None
-    history = fit(model, loader(), config=CONFIG, checkpoint=path, progress=False)
+    history = fit(model, loader(), epochs=3, config=CONFIG, checkpoint=path, progress=False)
     assert history.step_loss == reference.step_loss and not hasattr(model, "fit_interrupted")
 
 
@@ -90,13 +89,13 @@ def test_an_interrupted_model_resumes_from_its_checkpoint(tmp_path):
 def test_resume_with_another_loader_is_refused(tmp_path, change, key):
     path = tmp_path / "ckpt.pt"
     with pytest.raises(KeyboardInterrupt):  # stopped in epoch 2, after epoch 1's checkpoint
-        fit(Breaks(tiny(), at=6), loader(), config=CONFIG, checkpoint=path, progress=False)
+        fit(Breaks(tiny(), at=6), loader(), epochs=3, config=CONFIG, checkpoint=path, progress=False)
     before = path.read_bytes()
     with pytest.raises(CheckpointError, match=f"{path}.*another training loader.*'{key}'"):
-        fit(Breaks(tiny()), loader(**change), config=CONFIG, checkpoint=path, progress=False)
+        fit(Breaks(tiny()), loader(**change), epochs=3, config=CONFIG, checkpoint=path, progress=False)
     assert path.read_bytes() == before  # the refused resume changed nothing
-    reference = fit(Breaks(tiny()), loader(), config=CONFIG, progress=False)
-    resumed = fit(Breaks(tiny()), loader(), config=CONFIG, checkpoint=path, progress=False)
+    reference = fit(Breaks(tiny()), loader(), epochs=3, config=CONFIG, progress=False)
+    resumed = fit(Breaks(tiny()), loader(), epochs=3, config=CONFIG, checkpoint=path, progress=False)
     assert resumed.step_loss == reference.step_loss  # the same loader resumes exactly
 
 
@@ -107,7 +106,7 @@ def test_resume_with_another_loader_is_refused(tmp_path, change, key):
 def test_unreadable_or_foreign_checkpoint_names_the_file(tmp_path, content, match):
     path = tmp_path / "ckpt.pt"
     if content == "truncated":
-        fit(tiny(), loader(), config=dataclasses.replace(CONFIG, epochs=1), checkpoint=path,
+        fit(tiny(), loader(), epochs=1, config=CONFIG, checkpoint=path,
             progress=False)
         path.write_bytes(path.read_bytes()[:200])
     elif content == "foreign":
@@ -116,7 +115,7 @@ def test_unreadable_or_foreign_checkpoint_names_the_file(tmp_path, content, matc
         path.write_bytes(content)
     before = path.read_bytes()
     with pytest.raises(CheckpointError, match=f"{path}.*{match}"):
-        fit(tiny(), loader(), config=CONFIG, checkpoint=path, progress=False)
+        fit(tiny(), loader(), epochs=3, config=CONFIG, checkpoint=path, progress=False)
     assert path.read_bytes() == before  # the user's file is left as it was
 
 
@@ -124,16 +123,16 @@ def test_nan_before_any_checkpoint_says_so_and_keeps_the_history(tmp_path):
     path = tmp_path / "ckpt.pt"
     model = Breaks(tiny(), at=7, nan=True)  # epoch 2, step 3
     with pytest.raises(NonFiniteLossError, match="epoch 2, step 3 of 4") as caught:
-        fit(model, loader(), config=CONFIG, progress=False)
+        fit(model, loader(), epochs=3, config=CONFIG, progress=False)
     assert "checkpoint" not in str(caught.value) and "error.history" in str(caught.value)
     assert [r["epoch"] for r in caught.value.history.epochs] == [1]
     assert len(caught.value.history.step_loss) == 6
     with pytest.raises(NonFiniteLossError, match="No checkpoint was written yet") as caught:
-        fit(Breaks(tiny(), at=3, nan=True), loader(), config=CONFIG, checkpoint=path,
+        fit(Breaks(tiny(), at=3, nan=True), loader(), epochs=3, config=CONFIG, checkpoint=path,
             progress=False)
     assert not path.exists() and str(path) in str(caught.value)
     with pytest.raises(NonFiniteLossError, match=r"last good checkpoint \(epoch 1\)"):
-        fit(Breaks(tiny(), at=7, nan=True), loader(), config=CONFIG, checkpoint=path,
+        fit(Breaks(tiny(), at=7, nan=True), loader(), epochs=3, config=CONFIG, checkpoint=path,
             progress=False)
     assert torch.load(path, weights_only=False)["epoch"] == 1
 
@@ -143,7 +142,7 @@ def test_nan_only_in_evaluation_stops_and_keeps_the_good_checkpoint(tmp_path):
     model = Breaks(tiny(), eval_at=6)  # epoch 1's evaluation: 4 + 2 batches; then NaN
     with pytest.raises(NonFiniteLossError, match="train_loss became nan in the evaluation "
                        r"after epoch 2.*last good checkpoint \(epoch 1\)") as caught:
-        fit(model, loader(), val_loader=loader(16), config=CONFIG, checkpoint=path,
+        fit(model, loader(), val_loader=loader(16), epochs=3, config=CONFIG, checkpoint=path,
             progress=False)
     assert [r["epoch"] for r in caught.value.history.epochs] == [1, 2]  # the NaN is recorded
     assert torch.load(path, weights_only=False)["epoch"] == 1  # not saved over
@@ -151,7 +150,7 @@ def test_nan_only_in_evaluation_stops_and_keeps_the_good_checkpoint(tmp_path):
 
 def test_drop_last_with_a_batch_larger_than_the_data_says_so():
     with pytest.raises(ValueError, match="no batches: 32 examples, batch_size 64, drop_last"):
-        fit(tiny(), loader(batch_size=64, drop_last=True), config=CONFIG, progress=False)
+        fit(tiny(), loader(batch_size=64, drop_last=True), epochs=3, config=CONFIG, progress=False)
 
 
 def test_parameter_free_model_cannot_be_fit_but_can_be_evaluated():
@@ -160,7 +159,7 @@ def test_parameter_free_model_cannot_be_fit_but_can_be_evaluated():
             return torch.zeros(len(x), 10).index_fill_(1, torch.tensor([0]), 1.0)
 
     with pytest.raises(ValueError, match="Prior has no trainable parameters.*evaluate"):
-        fit(Prior(), loader(), config=CONFIG, progress=False)
+        fit(Prior(), loader(), epochs=3, config=CONFIG, progress=False)
     data = loader()
     result = evaluate(Prior(), data)
     assert result.accuracy == pytest.approx(float((data.labels == 0).float().mean()))
@@ -170,8 +169,8 @@ def test_losses_read_in_batches_still_name_the_step_that_went_nan_and_match_per_
     from recipe_utils.train import LOSS_READ_EVERY
 
     n_steps = 2 * LOSS_READ_EVERY + 5  # one epoch, longer than two reads
-    config = dataclasses.replace(CONFIG, epochs=1)
-    history = fit(tiny(), loader(8 * n_steps), config=config, progress=False)
+    config = CONFIG  # one epoch
+    history = fit(tiny(), loader(8 * n_steps), epochs=1, config=config, progress=False)
     # the same run stepped by hand, reading each loss at once
     model, train = tiny(), loader(8 * n_steps)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -185,5 +184,5 @@ def test_losses_read_in_batches_still_name_the_step_that_went_nan_and_match_per_
     np.testing.assert_allclose(history.step_loss, by_hand, rtol=1e-6)
     at = LOSS_READ_EVERY + 3  # goes NaN between two reads
     with pytest.raises(NonFiniteLossError, match=f"epoch 1, step {at} of {n_steps}") as caught:
-        fit(Breaks(tiny(), at=at, nan=True), loader(8 * n_steps), config=config, progress=False)
+        fit(Breaks(tiny(), at=at, nan=True), loader(8 * n_steps), epochs=1, config=config, progress=False)
     assert len(caught.value.history.step_loss) == at - 1  # every finite loss before it, kept

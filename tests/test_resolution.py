@@ -1,13 +1,17 @@
 """Complexify one at a time: 16x16 first, then 32x32, at equal MACs."""
 
+import dataclasses
+
 import pytest
 import torch
-from test_experiment import tiny_splits
+from test_study import tiny_splits
 
 from recipe_utils import models
-from recipe_utils.resolution import cost_ratio, full_size_epochs, make_resolution_trainer
-from recipe_utils.sizes import Run
+from recipe_utils.resolution import Growth, cost_ratio, full_size_epochs, make_resolution_trainer
+from recipe_utils.spec import RunSpec
 from recipe_utils.train import TrainConfig
+
+SPEC = RunSpec(widths=(4, 8, 8), train_size=64, epochs=4, batch_size=32, config=TrainConfig(lr=1e-3))
 
 
 def test_a_16x16_pass_of_the_fast_net_costs_about_a_quarter():
@@ -31,10 +35,9 @@ def test_the_first_stage_sees_16x16_inputs_and_the_second_32x32():
     net = models.fast_net(widths=(4, 8, 8))
     first_conv = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
     first_conv.register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0].shape[-1]))
-    train = make_resolution_trainer(tiny_splits(n_train=120, n_val=40), lambda: net,
-                                    size=Run(64, 4, batch_size=32), base=TrainConfig(lr=1e-3))
+    train = make_resolution_trainer(tiny_splits(n_train=120, n_val=40), SPEC, build=lambda s, seed: net)
     seen.clear()  # cost_ratio's own passes
-    train(seed=0, small_epochs=4)
+    train(Growth(small_epochs=4), seed=0)
     # 2 batches x 4 epochs at 16x16 (and the 16x16 val pass), then 3 epochs and val at 32x32
     assert set(seen[:8]) == {16} and seen[-1] == 32 and seen.count(32) >= 6
     first_32 = seen.index(32)
@@ -42,19 +45,19 @@ def test_the_first_stage_sees_16x16_inputs_and_the_second_32x32():
 
 
 def test_both_rows_spend_the_same_macs_and_the_small_stage_is_scored():
-    train = make_resolution_trainer(tiny_splits(n_train=120, n_val=40), lambda: models.fast_net(widths=(4, 8, 8)),
-                                    size=Run(64, 4, batch_size=32), base=TrainConfig(lr=1e-3))
-    plain, grown = train(seed=0), train(seed=0, small_epochs=4)
+    train = make_resolution_trainer(tiny_splits(n_train=120, n_val=40), SPEC)
+    plain, grown = train(Growth(), seed=0), train(Growth(small_epochs=4), seed=0)
     assert plain["full_epochs"] == 4 and grown["full_epochs"] == 3
     assert abs(plain["cost"] - grown["cost"]) < 0.01
     assert "small_val_acc" not in plain and 0 <= grown["small_val_acc"] <= 1
     # deterministic: the same seed gives the same numbers on the same machine
-    assert train(seed=0, small_epochs=4)["val_acc"] == grown["val_acc"]
+    assert train(Growth(small_epochs=4), seed=0)["val_acc"] == grown["val_acc"]
 
 
 def test_a_small_stage_that_leaves_no_budget_says_so():
     train = make_resolution_trainer(tiny_splits(n_train=120, n_val=40),
-                                    lambda: models.fast_net(widths=(4, 8, 8)),
-                                    size=Run(64, 2, batch_size=32), base=TrainConfig(lr=1e-3))
+                                    dataclasses.replace(SPEC, epochs=2))
     with pytest.raises(ValueError, match="fewer small-input epochs"):
-        train(seed=0, small_epochs=8)
+        train(Growth(small_epochs=8), seed=0)
+    with pytest.raises(ValueError, match="downsample=1"):
+        make_resolution_trainer(tiny_splits(), dataclasses.replace(SPEC, downsample=2))

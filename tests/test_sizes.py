@@ -33,12 +33,15 @@ def test_profiles_match_the_columns_and_notebook_files_exist():
 def test_smoke_column_is_toy_sized_with_the_full_models():
     for notebook, experiments in sizes.SIZES.items():
         for experiment, row in experiments.items():
-            smoke, full = row["smoke"], row["full"]
+            smoke, full = row["smoke"].spec, row["full"].spec
+            if full is None:  # trains nothing
+                assert smoke is None, (notebook, experiment)
+                continue
             # complexify's epochs are a MAC budget: 2 is the least that 16x16 epochs (a
             # quarter each) and a whole 32x32 epoch can meet
             most = 2 if (notebook, experiment) == ("03_overfit", "complexify") else 1
             assert smoke.epochs <= most, (notebook, experiment)
-            assert smoke.model == "none" or smoke.batch_size <= 64, (notebook, experiment)
+            assert smoke.batch_size <= 64, (notebook, experiment)
             assert smoke.train_size is None or smoke.train_size <= 400, (notebook, experiment)
             assert (smoke.model, smoke.widths) == (full.model, full.widths), (notebook, experiment)
 
@@ -62,23 +65,31 @@ def test_run_sizes_reads_one_column_and_names_bad_keys():
 
 
 def test_toy_keeps_model_and_caps_size():
-    run = sizes.Run(None, 30, widths=(64, 256, 256), batch_size=512, seeds=5, runs=7, count=24)
-    small = sizes.toy(run)
-    assert small == dataclasses.replace(run, epochs=1, batch_size=64, seeds=2, count=4)
-    assert sizes.toy(sizes.Run(10_000, 3)).train_size == 256
+    row = sizes.run(None, 30, widths=(64, 256, 256), batch_size=512, seeds=5, runs=7, count=24)
+    small = sizes.toy(row)
+    assert small == dataclasses.replace(row, spec=dataclasses.replace(row.spec, epochs=1, batch_size=64),
+                                        seeds=2, count=4)
+    assert sizes.toy(sizes.run(10_000, 3)).spec.train_size == 256
+    assert sizes.toy(sizes.run(None, 0, count=9)).spec is None  # trains nothing
+
+
+def test_a_row_is_the_spec_it_trains():
+    row = sizes.SIZES["04b_regularize_model"]["regularize"]["quick"]
+    assert isinstance(row.spec, ru.RunSpec) and row.spec.train_size == 768 and row.spec.epochs == 20
+    assert sizes.SIZES["01_become_one_with_the_data"]["within_train"]["quick"].spec is None
 
 
 def test_image_passes_by_hand():
-    unit = sizes.Run(1_000, 2, widths=sizes.FULL_WIDTHS, seeds=3, runs=2)
+    unit = sizes.run(1_000, 2, widths=sizes.FULL_WIDTHS, seeds=3, runs=2)
     assert sizes.image_passes(unit) == pytest.approx(1_000 * 2 * 3 * 2)
-    assert sizes.image_passes(dataclasses.replace(unit, train_size=None)) == \
-        pytest.approx(sizes.FULL_TRAIN_IMAGES * 12)
+    everything = dataclasses.replace(unit, spec=dataclasses.replace(unit.spec, train_size=None))
+    assert sizes.image_passes(everything) == pytest.approx(sizes.FULL_TRAIN_IMAGES * 12)
     # a narrower net costs its MACs' share; no model costs nothing
-    narrow = dataclasses.replace(unit, widths=(32, 128, 128))
+    narrow = dataclasses.replace(unit, spec=dataclasses.replace(unit.spec, widths=(32, 128, 128)))
     assert 0.2 < sizes.image_passes(narrow) / sizes.image_passes(unit) < 0.3
-    assert sizes.image_passes(dataclasses.replace(unit, model="none")) == 0
+    assert sizes.image_passes(dataclasses.replace(unit, spec=None)) == 0
     with pytest.raises(ValueError, match="Unknown model 'vit'"):
-        sizes.model_macs(dataclasses.replace(unit, model="vit"))
+        sizes.run(1_000, 2, model="vit")
 
 
 def test_every_full_notebook_is_within_the_budget():
@@ -93,8 +104,8 @@ def test_format_sizes_lists_every_row():
 
 
 def test_downsampled_runs_cost_a_quarter_of_the_convolutions():
-    full = sizes.Run(1_000, 1, widths=(8, 32, 32))
-    half = dataclasses.replace(full, downsample=2)
-    ratio = sizes.model_macs(half) / sizes.model_macs(full)
+    full = sizes.run(1_000, 1, widths=(8, 32, 32))
+    half = dataclasses.replace(full, spec=dataclasses.replace(full.spec, downsample=2))
+    ratio = sizes.model_macs(half.spec) / sizes.model_macs(full.spec)
     assert 0.24 < ratio < 0.27  # 16x16 inputs: every conv a quarter, the tiny head unchanged
     assert sizes.image_passes(half) == pytest.approx(sizes.image_passes(full) * ratio)

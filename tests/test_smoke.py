@@ -6,8 +6,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from recipe_utils import runner, smoke
-from recipe_utils.course import RESULTS_ENV
+from recipe_utils.course import RESULTS_ENV, runner, smoke
 from recipe_utils.profile import PROFILE_ENV
 
 
@@ -49,7 +48,7 @@ def test_runner_smoke_runs_full_branches_at_toy_size(tmp_path, capsys, monkeypat
             "import recipe_utils as ru\n"
             "course = ru.start(PROFILE, report=False)\n"
             "QUICK = course.profile.name == 'quick'\n"
-            "size = ru.run_sizes('04b_regularize_model', course.profile)['regularize']\n"
+            "size = ru.run_sizes('04b_regularize_model', course.profile)['regularize'].spec\n"
             "assert not QUICK and size.epochs == 1, 'smoke runs take the full branch, one epoch'\n"
             "assert size.epochs > 10, 'a full-size bar'\n"
             "print(ru.course.save_result(course, 'stage', {'epochs': size.epochs}))"),

@@ -82,12 +82,12 @@ def test_a_student_learns_the_teacher_not_the_random_labels():
     torch.manual_seed(1)
     teacher = nn.Sequential(nn.Flatten(), nn.Linear(192, 4))
     teacher_logits = predict(teacher, loader.without_augmentation())
-    config = TrainConfig(epochs=15, lr=1e-2, eval_train=False)
+    config = TrainConfig(lr=1e-2, eval_train=False)
     agree = {}
     for alpha in (0.0, 1.0):
         torch.manual_seed(2)
         student = nn.Sequential(nn.Flatten(), nn.Linear(192, 4))
-        fit(student, TeacherLoader(loader, teacher), config=config,
+        fit(student, TeacherLoader(loader, teacher), epochs=15, config=config,
             loss_fn=DistillationLoss(temperature=2.0, alpha=alpha), progress=False)
         agree[alpha] = agreement(predict(student, loader.without_augmentation()), teacher_logits)
     assert agree[1.0] > 0.9, agree

@@ -12,7 +12,8 @@ from recipe_utils.loader import Augment, DeviceLoader
 from recipe_utils.profile import seed_everything
 from recipe_utils.train import NonFiniteLossError, TrainConfig, evaluate, fit
 
-CONFIG = TrainConfig(epochs=3, lr=3e-3, eval_train=True, seed=0)
+CONFIG = TrainConfig(lr=3e-3, eval_train=True)
+EPOCHS = 3
 
 
 def _loaders(n=96, seed=0):
@@ -32,11 +33,11 @@ def _model(seed=0, dropout=0.2):
     return models.tiny_cnn(width=8, dropout=dropout)
 
 
-def _run(config=CONFIG, checkpoint=None, model=None):
+def _run(config=CONFIG, checkpoint=None, model=None, *, epochs=EPOCHS, seed=0):
     train, val = _loaders()
     model = model or _model()
-    history = fit(model, train, val_loader=val, config=config, checkpoint=checkpoint,
-                  progress=False)
+    history = fit(model, train, epochs=epochs, config=config, seed=seed, val_loader=val,
+                  checkpoint=checkpoint, progress=False)
     return history, model
 
 
@@ -46,7 +47,7 @@ def test_same_seed_same_history():
     assert h1.step_loss == h2.step_loss and h1.epochs[-1]["val_loss"] == h2.epochs[-1]["val_loss"]
     for a, b in zip(m1.parameters(), m2.parameters()):
         assert torch.equal(a, b)
-    h3, _ = _run(dataclasses.replace(CONFIG, seed=1))
+    h3, _ = _run(seed=1)
     assert h3.step_loss != h1.step_loss
 
 
@@ -95,10 +96,10 @@ def test_resume_after_interrupt_equals_uninterrupted(tmp_path):
     wrapped = Interrupt(models.tiny_cnn(width=8, dropout=0.2), at=5)  # mid epoch 2
     train, val = _loaders()
     with pytest.raises(KeyboardInterrupt):
-        fit(wrapped, train, val_loader=val, config=CONFIG, checkpoint=path, progress=False)
+        fit(wrapped, train, epochs=EPOCHS, val_loader=val, config=CONFIG, checkpoint=path, progress=False)
     assert torch.load(path, weights_only=False)["epoch"] == 1
     fresh = Interrupt(models.tiny_cnn(width=8, dropout=0.2), at=-1)  # new process, new init
-    history = fit(fresh, train, val_loader=val, config=CONFIG, checkpoint=path, progress=False)
+    history = fit(fresh, train, epochs=EPOCHS, val_loader=val, config=CONFIG, checkpoint=path, progress=False)
     assert history.step_loss == reference.step_loss
     assert history.epochs == [dict(r, seconds=h["seconds"]) for r, h in
                               zip(reference.epochs, history.epochs)]
@@ -108,9 +109,13 @@ def test_resume_after_interrupt_equals_uninterrupted(tmp_path):
 
 def test_resume_with_another_config_is_refused(tmp_path):
     path = tmp_path / "ckpt.pt"
-    _run(dataclasses.replace(CONFIG, epochs=1), checkpoint=path)
+    _run(checkpoint=path, epochs=1)
     with pytest.raises(ValueError, match="another config.*'lr'"):
-        _run(dataclasses.replace(CONFIG, epochs=1, lr=1.0), checkpoint=path)
+        _run(dataclasses.replace(CONFIG, lr=1.0), checkpoint=path, epochs=1)
+    with pytest.raises(ValueError, match="another config.*'seed'"):  # the seed is the run's too
+        _run(checkpoint=path, epochs=1, seed=1)
+    with pytest.raises(ValueError, match="another config.*'epochs'"):
+        _run(checkpoint=path, epochs=2)
 
 
 def test_nan_loss_stops_with_the_step():
@@ -122,7 +127,7 @@ def test_nan_input_is_caught_at_the_first_step():
     train, _ = _loaders()
     train.mean = train.mean * float("nan")
     with pytest.raises(NonFiniteLossError, match="epoch 1, step 1 of 3"):
-        fit(_model(), train, config=CONFIG, progress=False)
+        fit(_model(), train, epochs=EPOCHS, config=CONFIG, progress=False)
 
 
 def test_step_decay_schedule_is_applied():
@@ -145,18 +150,18 @@ def test_mixup_is_deterministic_and_resumes_exactly(tmp_path):
     train, val = _loaders()
     with pytest.raises(KeyboardInterrupt):
         fit(Interrupt(models.tiny_cnn(width=8, dropout=0.2), at=5), train, val_loader=val,
-            config=config, checkpoint=path, progress=False)
+            epochs=EPOCHS, config=config, checkpoint=path, progress=False)
     resumed = fit(Interrupt(models.tiny_cnn(width=8, dropout=0.2), at=-1), train, val_loader=val,
-                  config=config, checkpoint=path, progress=False)
+                  epochs=EPOCHS, config=config, checkpoint=path, progress=False)
     assert resumed.step_loss == h1.step_loss
 
 
 def test_early_stopping_stops_and_restores_the_best_epoch(tmp_path):
     train, val = _loaders()
-    config = dataclasses.replace(CONFIG, epochs=30, lr=3e-2, patience=2)
+    config = dataclasses.replace(CONFIG, lr=3e-2, patience=2)
     model = _model(dropout=0.0)
     weights = {}
-    history = fit(model, train, val_loader=val, config=config, progress=False,
+    history = fit(model, train, epochs=30, val_loader=val, config=config, progress=False,
                   callback=lambda e, m, r: weights.__setitem__(
                       e + 1, {k: v.clone() for k, v in m.state_dict().items()}))
     best = history.best_epoch
@@ -167,9 +172,9 @@ def test_early_stopping_stops_and_restores_the_best_epoch(tmp_path):
         assert torch.equal(v, weights[best][k])
     # interrupted after it stopped: resuming does not train further and restores the same
     path = tmp_path / "ckpt.pt"
-    fit(_model(dropout=0.0), train, val_loader=val, config=config, checkpoint=path, progress=False)
+    fit(_model(dropout=0.0), train, epochs=30, val_loader=val, config=config, checkpoint=path, progress=False)
     again = _model(dropout=0.0)
-    resumed = fit(again, train, val_loader=val, config=config, checkpoint=path, progress=False)
+    resumed = fit(again, train, epochs=30, val_loader=val, config=config, checkpoint=path, progress=False)
     assert resumed.column("val_loss") == losses
     for k, v in again.state_dict().items():
         assert torch.equal(v, weights[best][k])
@@ -178,7 +183,7 @@ def test_early_stopping_stops_and_restores_the_best_epoch(tmp_path):
 def test_early_stopping_needs_validation():
     train, _ = _loaders()
     with pytest.raises(ValueError, match="val_loader"):
-        fit(_model(), train, config=dataclasses.replace(CONFIG, patience=2), progress=False)
+        fit(_model(), train, epochs=EPOCHS, config=dataclasses.replace(CONFIG, patience=2), progress=False)
 
 
 def test_fit_attaches_and_detaches_a_monitor():
@@ -187,8 +192,7 @@ def test_fit_attaches_and_detaches_a_monitor():
     monitor = UpdateMonitor(every=3)
     train, val = _loaders()
     model = _model()
-    fit(model, train, val_loader=val, config=dataclasses.replace(CONFIG, epochs=2), monitor=monitor,
-        progress=False)
+    fit(model, train, epochs=2, val_loader=val, config=CONFIG, monitor=monitor, progress=False)
     assert monitor.steps == list(range(0, 2 * len(train), 3))
     assert set(monitor.ratios) == {n for n, p in model.named_parameters() if p.ndim >= 2}
     assert not monitor._handles
@@ -196,29 +200,30 @@ def test_fit_attaches_and_detaches_a_monitor():
 
 def test_eval_every_measures_only_some_epochs_and_the_last():
     train, val = _loaders()
-    config = dataclasses.replace(CONFIG, epochs=5)
-    history = fit(_model(), train, val_loader=val, config=config, progress=False, eval_every=2)
+    config = CONFIG
+    history = fit(_model(), train, epochs=5, val_loader=val, config=config, progress=False, eval_every=2)
     measured = [r["epoch"] for r in history.epochs if "val_acc" in r]
     assert measured == [2, 4, 5] and history.curve("val_acc")[0] == measured
     assert all("train_acc" in r for r in history.epochs if r["epoch"] in measured)
     skipped = [r for r in history.epochs if r["epoch"] not in measured]
     assert all("step_loss_mean" in r and "train_loss" not in r for r in skipped)
     assert history.best_epoch in measured  # an epoch number, not an index into the column
-    last_only = fit(_model(), train, val_loader=val, config=config, progress=False, eval_every=0)
+    last_only = fit(_model(), train, epochs=5, val_loader=val, config=config, progress=False, eval_every=0)
     assert [r["epoch"] for r in last_only.epochs if "val_acc" in r] == [5]
     # the same training either way: evaluation draws no random numbers
     assert last_only.step_loss == history.step_loss
     with pytest.raises(ValueError, match="eval_every"):
-        fit(_model(), train, val_loader=val, config=dataclasses.replace(config, patience=2),
+        fit(_model(), train, epochs=5, val_loader=val, config=dataclasses.replace(config, patience=2),
             progress=False, eval_every=2)
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
+        fit(_model(), train, epochs=0, config=config, progress=False)
 
 
 def test_plots_skip_epochs_without_a_measurement():
     from recipe_utils import plots
 
     train, val = _loaders()
-    history = fit(_model(), train, val_loader=val, config=dataclasses.replace(CONFIG, epochs=4),
-                  progress=False, eval_every=3)
+    history = fit(_model(), train, epochs=4, val_loader=val, config=CONFIG, progress=False, eval_every=3)
     ax = plots.plot_accuracy(history)
     lines = {line.get_label(): line for line in ax.get_lines()}
     assert list(lines["validation"].get_xdata()) == [3, 4]

@@ -2,14 +2,14 @@
 
 import numpy as np
 import pytest
-from test_experiment import tiny_splits
+from test_study import tiny_splits
 
 from recipe_utils import models
 from recipe_utils.data import Split
-from recipe_utils.sizes import Run
+from recipe_utils.spec import RunSpec
 from recipe_utils.study import Study
 from recipe_utils.train import TrainConfig
-from recipe_utils.transfer import class_subset, make_transfer_trainer
+from recipe_utils.transfer import Transfer, class_subset, make_transfer_trainer
 
 
 def test_class_subset_keeps_the_chosen_classes_and_renumbers_them_in_order():
@@ -28,32 +28,34 @@ def test_class_subset_keeps_the_chosen_classes_and_renumbers_them_in_order():
 def _trainer(splits, **kwargs):
     nets = {"fast net": lambda k: models.fast_net(widths=(4, 8, 8), num_classes=k)}
     return make_transfer_trainer(splits, nets, source=range(5), target=range(5, 10),
-                                 pretrain=Run(40, 1, batch_size=20), finetune=Run(20, 1, batch_size=10),
-                                 base=TrainConfig(lr=1e-3), **kwargs)
+                                 pretrain=RunSpec(train_size=40, batch_size=20),
+                                 finetune=RunSpec(train_size=20, batch_size=10),
+                                 config=TrainConfig(lr=1e-3), **kwargs)
 
 
 def test_transfer_arms_fine_tune_the_same_images_and_only_pretraining_differs():
     splits = tiny_splits(n_train=120, n_val=40)
     study = Study(_trainer(splits), seeds=[0, 1])
-    scratch = study.run("scratch")
-    rotations = study.run("rotations", against="scratch", pretrain="rotations")
-    labels = study.run("labels", against="scratch", pretrain="labels")
+    scratch = study.run("scratch", Transfer())
+    rotations = study.run("rotations", Transfer(pretrain="rotations"), against="scratch")
+    labels = study.run("labels", Transfer(pretrain="labels"), against="scratch")
     assert "pretrain_loss" not in scratch[0] and all("pretrain_loss" in r for r in rotations + labels)
     for row in scratch + rotations + labels:
         assert 0 <= row["val_acc"] <= 1 and row["epochs"] == 1
         # the target val split has 20 images (labels 5-9 of 40), so accuracy is a multiple of 1/20
         assert row["val_acc"] * 20 == pytest.approx(round(row["val_acc"] * 20))
-    again = Study(_trainer(splits), seeds=[0, 1]).run("labels", pretrain="labels")
+    again = Study(_trainer(splits), seeds=[0, 1]).run("labels", Transfer(pretrain="labels"))
     assert [r["val_acc"] for r in again] == [r["val_acc"] for r in labels]  # deterministic
     with pytest.raises(ValueError, match="pretrain must be one of"):
-        _trainer(splits)(seed=0, pretrain="imagenet")
+        _trainer(splits)(Transfer(pretrain="imagenet"), seed=0)
 
 
 def test_transfer_refuses_target_classes_the_pretraining_already_saw():
     nets = {"fast net": lambda k: models.fast_net(widths=(4, 8, 8), num_classes=k)}
     with pytest.raises(ValueError, match="share classes \\[4\\]"):
         make_transfer_trainer(tiny_splits(), nets, source=range(5), target=range(4, 10),
-                              pretrain=Run(40, 1), finetune=Run(20, 1), base=TrainConfig())
+                              pretrain=RunSpec(train_size=40), finetune=RunSpec(train_size=20),
+                              config=TrainConfig())
 
 
 def test_an_imagenet_resnet_row_fine_tunes_downloaded_weights_against_the_same_net(tmp_path, serve):
@@ -70,9 +72,10 @@ def test_an_imagenet_resnet_row_fine_tunes_downloaded_weights_against_the_same_n
             "ImageNet ResNet-18": lambda k: models.imagenet_resnet18(
                 num_classes=k, url=url, cache_dir=tmp_path / "cache", progress=False)}
     train = make_transfer_trainer(tiny_splits(n_train=120), nets, source=range(5), target=range(5, 10),
-                                  pretrain=Run(40, 1), finetune=Run(20, 1, batch_size=10),
-                                  base=TrainConfig(lr=1e-3))
+                                  pretrain=RunSpec(train_size=40),
+                                  finetune=RunSpec(train_size=20, batch_size=10),
+                                  config=TrainConfig(lr=1e-3))
     study = Study(train, seeds=[0, 1])
-    study.run("ResNet-18 from scratch", model="ResNet-18")
-    study.run("ImageNet ResNet-18", against="ResNet-18 from scratch", model="ImageNet ResNet-18")
+    study.run("ResNet-18 from scratch", Transfer(model="ResNet-18"))
+    study.run("ImageNet ResNet-18", Transfer(model="ImageNet ResNet-18"), against="ResNet-18 from scratch")
     assert study.effect("ImageNet ResNet-18")["n"] == 2

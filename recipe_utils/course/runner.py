@@ -1,6 +1,6 @@
 """`make course`: execute every notebook in order and print a summary table.
 
-    python -m recipe_utils.runner [NOTEBOOK ...] [--profile quick|full] [--seed N] [--smoke]
+    python -m recipe_utils.course.runner [NOTEBOOK ...] [--profile quick|full] [--seed N] [--smoke]
                                   [--out runs]
 
 Executed copies are written to `--out`; the table (notebook, status, seconds, the
@@ -11,7 +11,7 @@ table; `--report-claims` records failed claims without stopping the notebook. Th
 failed. A failing cell, a cell past `--timeout`, a dead kernel or an unreadable notebook
 gives a FAILED row and the next notebook runs; Ctrl-C or SIGTERM shuts the kernel down,
 writes the rows so far (the rest NOT RUN) and exits with 130 or 143. `--smoke` runs the
-full profile's code at toy size on any machine (see `recipe_utils.smoke`).
+full profile's code at toy size on any machine (see `recipe_utils.course.smoke`).
 """
 
 from __future__ import annotations
@@ -24,14 +24,13 @@ import sys
 import time
 from pathlib import Path
 
-from . import nbexec
+from ..cifar import DATA_DIR_ENV, OFFLINE_ENV
+from ..claims import CLAIMS_ENV, collect_claims, format_value
+from ..profile import PROFILE_ENV
+from . import METRICS_KEY, RESULTS_ENV, nbexec, tagged
 from . import smoke as smoke_module
-from .cifar import DATA_DIR_ENV, OFFLINE_ENV
-from .claims import CLAIMS_ENV, collect_claims, format_value
-from .course import METRICS_KEY, RESULTS_ENV, tagged
-from .profile import PROFILE_ENV
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # the checkout: recipe_utils/course/runner.py
 
 
 def collect_metrics(notebook) -> dict:
@@ -176,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get(name):
             os.environ[name] = str(Path(os.environ[name]).expanduser().resolve())
     paths = args.notebooks or sorted((REPO / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
+    if not paths:  # a run of nothing must not pass for a run of everything
+        parser.error(f"no notebooks to run: none given and none in {REPO / 'notebooks'} (run "
+                     "from a checkout of the course, or name the notebooks).")
     rows, stopped_by = [], None
     write_summary(rows, args.out)  # from the start: a summary exists however the run ends
     with nbexec.stop_on_sigterm():

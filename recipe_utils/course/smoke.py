@@ -1,6 +1,6 @@
 """Smoke-run the full profile on a CPU: every full-profile branch executes, at toy size.
 
-    python -m recipe_utils.runner --smoke [NOTEBOOK ...]
+    python -m recipe_utils.course.runner --smoke [NOTEBOOK ...]
 
 The quick profile is tested on every commit, but the code under `if not QUICK:` only
 runs when somebody has rented a GPU for the full profile, which is the worst moment to
@@ -95,13 +95,13 @@ def prepare(notebook) -> None:
     if not tagged:
         raise ValueError("A smoke run needs the notebook's parameters cell (tagged `parameters`).")
     setup = new_code_cell(
-        "# smoke run: asserts are reported, not raised (inserted by recipe_utils.runner --smoke)\n"
-        "from recipe_utils.smoke import soft_assert as _smoke_assert")
+        "# smoke run: asserts are reported, not raised (inserted by recipe_utils.course.runner --smoke)\n"
+        "from recipe_utils.course.smoke import soft_assert as _smoke_assert")
     notebook.cells.insert(tagged[0] + 1, setup)
     codes = solutions(notebook)
     if codes:
         notebook.cells.append(new_markdown_cell(
-            "## Smoke run: the exercises' solutions\n\nAppended by `recipe_utils.runner --smoke`; "
+            "## Smoke run: the exercises' solutions\n\nAppended by `recipe_utils.course.runner --smoke`; "
             "each must run after the notebook's cells."))
         start = len(notebook.cells)
         notebook.cells += [new_code_cell(soften_asserts(f"# solution {k + 1}\n{code}", cell=start + k))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import torch
 
-from .cifar import default_data_dir
-from .profile import Profile, environment_report, get_profile, seed_everything, select_device
+from ..cifar import default_data_dir
+from ..profile import Profile, environment_report, get_profile, seed_everything, select_device
 
 METRICS_KEY = "recipe_metrics"  # output metadata key that `make course` collects
 RUN_KEY = "recipe_run"  # output metadata of `start`: profile, device, seed, date, versions
@@ -48,7 +48,7 @@ def start(profile: str | None = None, *, seed: int = 0, device: str | None = Non
 
 
 def _version() -> str:
-    from .version import VERSION
+    from ..version import VERSION
 
     return VERSION
 
@@ -99,7 +99,7 @@ def save_result(course: Course, name: str, results: dict, *, folder: str | Path 
     import os
 
     if folder is None:
-        checkout = Path(__file__).resolve().parents[1]
+        checkout = Path(__file__).resolve().parents[2]  # recipe_utils/course/__init__.py
         # an installed package has no checkout around it: never write into site-packages
         in_checkout = (checkout / "pyproject.toml").is_file() and (checkout / "benchmarks").is_dir()
         folder = os.environ.get(RESULTS_ENV) or (

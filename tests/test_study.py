@@ -1,4 +1,5 @@
-"""Paired-seed studies (effects, the one-change rule, the trainer) and experiment helpers."""
+"""Paired-seed studies (effects, the one-change rule on specs) and the run spec: train it,
+measure it."""
 
 import dataclasses
 import math
@@ -8,14 +9,8 @@ import pytest
 import torch
 
 import recipe_utils as ru
-from recipe_utils.experiment import format_table, summarize, train_model
-from recipe_utils.study import (
-    Study,
-    changed_settings,
-    make_trainer,
-    paired_effect,
-    seeds_for,
-)
+from recipe_utils.spec import RunSpec, measure, summarize, train_spec
+from recipe_utils.study import Study, changed_settings, format_table, paired_effect, seeds_for
 from recipe_utils.train import History
 
 
@@ -41,20 +36,30 @@ def test_paired_effect_by_hand():
 
 
 def test_changed_settings_looks_inside_dataclasses():
-    base = {"model": "fast", "config": ru.TrainConfig(lr=1e-3), "augment": None}
-    assert changed_settings(dict(base), base) == []
-    assert changed_settings({**base, "model": "wide"}, base) == ["model"]
-    two = {**base, "config": ru.TrainConfig(lr=1e-2, label_smoothing=0.1)}
+    base = RunSpec(config=ru.TrainConfig(lr=1e-3))
+    assert changed_settings(dataclasses.replace(base), base) == []
+    assert changed_settings(dataclasses.replace(base, model="tiny_cnn"), base) == ["model"]
+    two = dataclasses.replace(base, config=ru.TrainConfig(lr=1e-2, label_smoothing=0.1))
     assert changed_settings(two, base) == ["config.lr", "config.label_smoothing"]
-    assert changed_settings({**base, "augment": ru.Augment(flip=True)}, base) == ["augment"]
-    assert changed_settings({"model": "fast"}, base) == ["config", "augment"]
+    assert changed_settings(dataclasses.replace(base, augment=ru.Augment(flip=True)), base) == ["augment"]
+    # an augmentation on both sides is compared field by field
+    flip = dataclasses.replace(base, augment=ru.Augment(flip=True))
+    assert changed_settings(dataclasses.replace(flip, augment=ru.Augment(flip=True, cutout=8)),
+                            flip) == ["augment.cutout"]
+    assert changed_settings(base, "not a spec") == ["setting"]
 
 
-def fake_train(*, seed, lr=1.0, extra=0.0):
+@dataclasses.dataclass(frozen=True)
+class Fake:
+    lr: float = 1.0
+    extra: float = 0.0
+
+
+def fake_train(setting, *, seed):
     """A deterministic 'run': seed noise shared by every setting, plus the setting's effect."""
-    calls.append((seed, lr, extra))
+    calls.append((seed, setting.lr, setting.extra))
     noise = np.random.default_rng(seed).normal(0, 0.05)
-    return {"val_acc": 0.5 + noise + extra - 0.01 * lr, "train_acc": 0.9}
+    return {"val_acc": 0.5 + noise + setting.extra - 0.01 * setting.lr, "train_acc": 0.9}
 
 
 calls = []
@@ -63,32 +68,37 @@ calls = []
 def test_study_pairs_seeds_enforces_one_change_and_caches():
     calls.clear()
     study = Study(fake_train, seeds=[3, 4, 5])
-    study.run("base", lr=1.0)
-    study.run("better", against="base", lr=1.0, extra=0.05)
+    study.run("base", Fake())
+    study.run("better", Fake(extra=0.05), against="base")
     assert [c[0] for c in calls] == [3, 4, 5, 3, 4, 5]
     e = study.effect("better")
     assert e["delta"] == pytest.approx(0.05) and e["sd"] == pytest.approx(0, abs=1e-12)
     assert e["verdict"] == "helps"
-    study.run("better", against="base", lr=1.0, extra=0.05)  # stored: not run again
+    study.run("better", Fake(extra=0.05), against="base")  # stored: not run again
     assert len(calls) == 6
     with pytest.raises(ValueError, match="already ran with another setting"):
-        study.run("better", against="base", lr=1.0, extra=0.07)  # never a silent stale result
+        study.run("better", Fake(extra=0.07), against="base")  # never a silent stale result
     with pytest.raises(ValueError, match=r"changes \['lr', 'extra'\]"):
-        study.run("two at once", against="base", lr=2.0, extra=0.05)
+        study.run("two at once", Fake(lr=2.0, extra=0.05), against="base")
+    # a change's named consequence (`also`) is allowed besides the one change
+    study.run("two, one a consequence", Fake(lr=2.0, extra=0.05), against="base", also=["lr"])
     with pytest.raises(ValueError, match="changes nothing"):
-        study.run("same", against="base", lr=1.0)
+        study.run("same", Fake(), against="base")
     with pytest.raises(ValueError, match="has not been run"):
-        study.run("orphan", against="missing", lr=1.0)
+        study.run("orphan", Fake(), against="missing")
     with pytest.raises(ValueError, match="no reference"):
         study.effect("base")
     np.testing.assert_allclose(study.values("better") - study.values("base"), 0.05)
-    study.run("base again", lr=1.0)  # an identical setting under another name: reused
-    assert len(calls) == 6 and np.array_equal(study.values("base again"), study.values("base"))
+    calls.clear()
+    study.run("base again", Fake())  # an identical setting under another name: reused
+    assert calls == [] and np.array_equal(study.values("base again"), study.values("base"))
     rows = study.table()
-    assert [r["setting"] for r in rows] == ["base", "better", "base again"]
+    assert [r["setting"] for r in rows] == ["base", "better", "two, one a consequence", "base again"]
     assert rows[1]["against"] == "base" and rows[1]["verdict"] == "helps"
     assert rows[1]["delta"].startswith("+0.050") and rows[0]["train_acc"] == 0.9
     assert "better" in format_table(rows)
+    with pytest.raises(KeyError, match="keep_seed"):
+        study.kept("base")  # no measure: nothing kept
 
 
 def test_summarize_reads_the_final_epoch():
@@ -121,53 +131,35 @@ def tiny_splits(n_train=96, n_val=40):
                   std=np.full(3, 0.25, np.float32))
 
 
-def test_make_trainer_holds_steps_equal_and_reports_numbers():
-    from recipe_utils import models
-    from recipe_utils.sizes import Run
-
-    nets = {"net": lambda seed: models.fast_net(widths=(4, 8, 8)),
-            "dropout": lambda seed: models.fast_net(widths=(4, 8, 8), dropout2d=0.2)}
+def test_a_spec_trains_at_equal_steps_and_is_measured():
     splits = tiny_splits()
-    train = make_trainer(splits, nets, size=Run(40, 2, batch_size=20),
-                         base=ru.TrainConfig(lr=1e-3), keep_seed=1)
-    numbers = train(seed=1)
-    model, history = train.kept({})
+    spec = RunSpec(widths=(4, 8, 8), train_size=40, epochs=2, batch_size=20,
+                   config=ru.TrainConfig(lr=1e-3)).at_equal_steps(len(splits.train))
+    assert spec.steps == 4 and spec.epochs_for(len(splits.train)) == 2
+    study = Study.of(splits, seeds=[1], keep_seed=1)
+    numbers = study.run("base", spec)[0]
+    model, history = study.kept("base")
     assert len(history.step_loss) == 4  # 2 epochs x 2 batches
     assert {"val_acc", "train_acc", "confidence", "logit_norm", "ece"} <= set(numbers)
     assert numbers["val_acc"] == ru.evaluate(model, ru.DeviceLoader(
         splits.val.images, splits.val.labels, batch_size=40, mean=splits.mean,
         std=splits.std)).accuracy
     assert 0.1 <= numbers["confidence"] <= 1 and numbers["logit_norm"] > 0
-    train(seed=1, train_size=80)  # twice the data: half the epochs, the same steps
-    doubled = train.kept({"train_size": 80})[1]
+    study.run("twice the data", dataclasses.replace(spec, train_size=80), against="base")
+    doubled = study.kept("twice the data")[1]  # half the epochs, the same steps
     assert len(doubled.step_loss) == 4 and len(doubled.epochs) == 1
-    assert train.kept({})[1] is history  # each setting keeps its own run
-    train(seed=1, train_size=None)  # the whole split (96 images): still about 4 steps
-    assert len(train.kept({"train_size": None})[1].step_loss) == 5  # 1 epoch of 5 batches
-    dropped = train(seed=1, model="dropout")
-    assert "recalibrated_val_acc" in dropped
+    assert study.kept("base")[1] is history  # each row keeps its own run
+    study.run("all", dataclasses.replace(spec, train_size=None), against="base")
+    assert len(study.kept("all")[1].step_loss) == 5  # 96 images: 1 epoch of 5 batches
+    study.run("dropout", dataclasses.replace(spec, options=(("dropout2d", 0.2),)), against="base")
+    assert "recalibrated_val_acc" in study.results["dropout"][0]
     # recalibration works on a copy: the kept net is the one that was trained and measured
-    kept_net = train.kept({"model": "dropout"})[0]
+    kept_net = study.kept("dropout")[0]
     assert any(m.momentum == 0.4 for m in kept_net.modules() if isinstance(m, torch.nn.BatchNorm2d))
-    assert train(seed=1) == numbers  # deterministic on CPU
-    with pytest.raises(KeyError, match="seed 1"):
-        train.kept({"model": "dropout", "train_size": 80})
-
-
-DEFAULT_CONFIG = ru.TrainConfig()
-
-
-def test_study_fills_in_defaults_before_comparing():
-    def train(*, seed, lr=1.0, config=DEFAULT_CONFIG):
-        return {"val_acc": 0.5}
-
-    study = Study(train, seeds=[0])
-    study.run("base")
-    study.run("same, spelled out", lr=1.0)  # identical to base: no change, reused
-    assert study.settings["same, spelled out"] == study.settings["base"]
-    with pytest.raises(ValueError, match=r"config.lr', 'config.label_smoothing"):
-        study.run("two config fields", against="base",
-                  config=ru.TrainConfig(lr=1e-2, label_smoothing=0.1))
+    again = Study.of(splits, seeds=[1])
+    assert again.run("base", spec)[0] == numbers  # deterministic on CPU
+    with pytest.raises(ValueError, match="Unknown model"):
+        RunSpec(model="resnet50")
 
 
 def test_splits_loader_uses_the_train_statistics_and_the_splits_device():
@@ -185,41 +177,47 @@ def test_splits_loader_uses_the_train_statistics_and_the_splits_device():
     assert moved.loader("val", batch_size=8).images.device.type == "meta"
 
 
-def test_train_model_takes_a_loader_a_wrapper_and_a_fixed_subset():
+def test_train_spec_takes_a_loader_a_wrapper_a_builder_and_a_fixed_subset():
     from recipe_utils import models
 
     splits = tiny_splits()
-    config = ru.TrainConfig(epochs=1, lr=1e-3, eval_train=False)
-    make = lambda: models.fast_net(widths=(4, 8, 8))  # noqa: E731
+    spec = RunSpec(widths=(4, 8, 8), epochs=1, config=ru.TrainConfig(lr=1e-3, eval_train=False))
     loader = splits.loader("train", batch_size=48, seed=0)
-    _, given = train_model(make, splits, config, loader=loader)
+    _, given = train_spec(spec, splits, seed=0, loader=loader, validate=True)
     assert len(given.step_loss) == 2 and "val_acc" in given.final
     wrapped = []
-    _, history = train_model(make, splits, config, train_size=40, batch_size=20,
-                             wrap=lambda inner: wrapped.append(inner) or inner)
+    _, history = train_spec(dataclasses.replace(spec, train_size=40, batch_size=20), splits, seed=0,
+                            wrap=lambda inner: wrapped.append(inner) or inner)
     assert wrapped[0].num_examples == 40 and len(history.step_loss) == 2
-    # subset_seed fixes the images while config.seed varies the rest
+    assert "val_acc" not in history.final  # validation only when asked
+    # subset_seed fixes the images while the run's seed varies the rest
     seen = []
     for seed in (1, 2):
-        train_model(make, splits, dataclasses.replace(config, seed=seed), train_size=40,
-                    subset_seed=7, wrap=lambda inner: seen.append(inner) or inner, validate=False)
+        train_spec(dataclasses.replace(spec, train_size=40, subset_seed=7), splits, seed=seed,
+                   wrap=lambda inner: seen.append(inner) or inner)
     assert torch.equal(seen[0].images, seen[1].images) and seen[0].seed != seen[1].seed
+    built = []
+    net, _ = train_spec(spec, splits, seed=3, build=lambda s, seed: built.append(seed) or
+                        models.downsampled(ru.build_model(s)))
+    assert built == [3] and isinstance(net[0], torch.nn.AvgPool2d)
+    # early stopping watches the val split every epoch without being told
+    stopping = dataclasses.replace(spec, epochs=3, config=dataclasses.replace(spec.config, patience=1))
+    _, watched = train_spec(stopping, splits, seed=0)
+    assert all("val_loss" in record for record in watched.epochs)
 
 
-def test_make_trainer_scores_the_test_split_only_when_asked():
-    from recipe_utils import models
+def test_measure_scores_the_test_split_only_when_asked():
     from recipe_utils.data import Split
-    from recipe_utils.sizes import Run
 
     splits = tiny_splits()
     # a test split unlike val (other images, labels reversed), so a mix-up cannot pass
     rng = np.random.default_rng(5)
     splits = dataclasses.replace(splits, test=Split(
         rng.integers(0, 256, (30, 32, 32, 3), dtype=np.uint8), 9 - np.arange(30) % 10, np.arange(30)))
-    nets = {"net": lambda seed: models.fast_net(widths=(4, 8, 8))}
-    size, base = Run(40, 2, batch_size=20), ru.TrainConfig(lr=1e-3)
-    assert "test_acc" not in make_trainer(splits, nets, size=size, base=base)(seed=0)
-    train = make_trainer(splits, nets, size=size, base=base, keep_seed=0, score_test=True)
-    numbers = train(seed=0)
-    model = train.kept({})[0]
+    spec = RunSpec(widths=(4, 8, 8), train_size=40, epochs=2, batch_size=20,
+                   config=ru.TrainConfig(lr=1e-3))
+    model, history = train_spec(spec, splits, seed=0)
+    assert "test_acc" not in measure(model, splits, history=history)
+    numbers = measure(model, splits, history=history, test=True)
     assert numbers["test_acc"] == ru.evaluate(model, splits.loader("test", batch_size=30)).accuracy
+    assert numbers["train_acc"] == history.final["train_acc"]
