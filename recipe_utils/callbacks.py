@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import NamedTuple
@@ -104,7 +105,7 @@ class Checkpointer:
 
     def resume(self, model, optimizer, device):
         """(start epoch, History, best weights or None) from the file, or None if absent."""
-        from .train import History
+        from .train import History  # here: train builds on this module
 
         if not self.path.exists():
             return None
@@ -119,8 +120,6 @@ class Checkpointer:
         return state["epoch"], History(**state["history"]), state["best"]
 
     def save(self, epoch: int, model, optimizer, history, best=None) -> None:
-        import dataclasses
-
         ckpt.save(self.path, {
             "best": best, "epoch": epoch, "model": model.state_dict(),
             "optimizer": optimizer.state_dict(), "history": dataclasses.asdict(history),

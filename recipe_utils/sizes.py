@@ -39,14 +39,21 @@ class Run:
     runs: int = 1  # training runs per seed
     count: int = 0  # the experiment's own count (see the module docstring)
     val_size: int | None = None  # validation images; None: the profile's whole val split
+    # rows that train another (model, widths) than `spec`'s, each once per seed, counted at
+    # their own MACs (`runs` counts the spec's own rows)
+    models: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+    def model_specs(self) -> list[RunSpec]:
+        """`spec` with each of `models` in place of its model and widths."""
+        return [dataclasses.replace(self.spec, model=m, widths=w) for m, w in self.models]
 
 
 def run(train_size: int | None, epochs: int, *, seeds: int = 1, runs: int = 1, count: int = 0,
-        val_size: int | None = None, **spec) -> Run:
+        val_size: int | None = None, models: tuple = (), **spec) -> Run:
     """A table row: `RunSpec(train_size=..., epochs=..., **spec)` and its counts (epochs 0:
     no spec)."""
     return Run(RunSpec(train_size=train_size, epochs=epochs, **spec) if epochs else None,
-               seeds=seeds, runs=runs, count=count, val_size=val_size)
+               seeds=seeds, runs=runs, count=count, val_size=val_size, models=models)
 
 
 def toy(row: Run) -> Run:
@@ -97,10 +104,11 @@ SIZES: dict[str, dict[str, dict[str, Run]]] = {
                           run(128, 1, model="tiny_cnn", widths=(32,), val_size=256)),
     },
     "03_overfit": {
-        # stage-2 tiny CNN vs two copied architectures (ResNet-18 at half the first width);
-        # the ResNet costs about 3 fast-net runs
-        "architectures": _row(run(1_500, 5, seeds=3, runs=5),
-                              run(10_000, 8, widths=F, seeds=3, runs=5)),
+        # the fast net against the stage-2 tiny CNN and a copied ResNet-18 (at half the
+        # fast net's first width): the three rows' models, the same data and steps
+        "architectures": _row(run(1_500, 5, seeds=3, models=(("tiny_cnn", (32,)), ("resnet18", (8,)))),
+                              run(10_000, 8, widths=F, seeds=3,
+                                  models=(("tiny_cnn", (32,)), ("resnet18", (32,))))),
         # Adam vs SGD over `count` half-decade learning rates, plus 3 around the finder's pick
         "lr_sweep": _row(run(1_000, 4, seeds=3, runs=17, count=7),
                          run(5_000, 5, widths=F, seeds=3, runs=17, count=7)),
@@ -256,7 +264,8 @@ def image_passes(row: Run, *, train_images: int = FULL_TRAIN_IMAGES) -> float:
     spec = row.spec
     images = train_images if spec.train_size is None else spec.train_size
     unit = model_macs(RunSpec(widths=FULL_WIDTHS))
-    return images * spec.epochs * row.runs * row.seeds * model_macs(spec) / unit
+    macs = row.runs * model_macs(spec) + sum(model_macs(s) for s in row.model_specs())
+    return images * spec.epochs * row.seeds * macs / unit
 
 
 def notebook_compute(notebook: str, *, profile: str = "full") -> dict:

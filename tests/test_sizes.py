@@ -90,6 +90,19 @@ def test_image_passes_by_hand():
     assert sizes.image_passes(dataclasses.replace(unit, spec=None)) == 0
     with pytest.raises(ValueError, match="Unknown model 'vit'"):
         sizes.run(1_000, 2, model="vit")
+    # a row's other models count once per seed each, at their own MACs
+    mixed = dataclasses.replace(unit, runs=1, models=(("tiny_cnn", (32,)),))
+    tiny = sizes.model_macs(ru.RunSpec(model="tiny_cnn", widths=(32,)))
+    assert sizes.image_passes(mixed) == pytest.approx(
+        sizes.image_passes(unit) / 2 * (1 + tiny / sizes.model_macs(unit.spec)))
+
+
+def test_the_architectures_row_names_every_model_it_trains():
+    row = sizes.SIZES["03_overfit"]["architectures"]["quick"]
+    assert [s.model for s in row.model_specs()] == ["tiny_cnn", "resnet18"]
+    assert row.model_specs()[1].widths == (row.spec.widths[0] // 2,)  # half the first width
+    assert sizes.toy(sizes.SIZES["03_overfit"]["architectures"]["full"]).models == \
+        sizes.SIZES["03_overfit"]["architectures"]["full"].models
 
 
 def test_every_full_notebook_is_within_the_budget():
