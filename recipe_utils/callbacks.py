@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
 from .guards import non_finite
@@ -27,12 +28,15 @@ from .guards import non_finite
 
 class LossLog:
     """Deferred reads of the step losses into `history.step_loss` / `step_lr`, with a
-    progress bar; raises NonFiniteLossError at the first NaN or inf."""
+    progress bar over `epochs` (from `start`); raises NonFiniteLossError at the first NaN
+    or inf."""
 
-    def __init__(self, history, bar, *, steps_per_epoch: int, every: int = 10,
-                 saver: Checkpointer | None = None):
-        self.history, self.bar, self.every, self.saver = history, bar, every, saver
+    def __init__(self, history, *, steps_per_epoch: int, epochs: int, start: int = 0,
+                 every: int = 10, saver: Checkpointer | None = None, progress: bool = True):
+        self.history, self.every, self.saver = history, every, saver
         self.steps_per_epoch, self.pending, self.steps, self.at = steps_per_epoch, [], 0, (0, -1)
+        self.bar = tqdm(total=epochs * steps_per_epoch, initial=start * steps_per_epoch,
+                        disable=not progress, desc="train", unit="step")
 
     def add(self, loss: torch.Tensor, lr: float, epoch: int, batch: int) -> None:
         self.pending.append((loss, lr, epoch, batch))
@@ -57,8 +61,8 @@ class LossLog:
         self.bar.set_postfix(epoch=self.pending[-1][2] + 1, loss=f"{values[-1]:.3f}")
         self.pending.clear()
 
-    def check(self, record: dict) -> None:
-        """Refuse an epoch whose whole-split evaluation was not finite."""
+    def check(self, epoch: int, model: nn.Module, record: dict) -> None:
+        """After each epoch: refuse one whose whole-split evaluation was not finite."""
         bad = [k for k in ("train_loss", "val_loss") if not math.isfinite(record.get(k, 0.0))]
         if bad:  # the weights are not saved over the last good checkpoint
             raise self.error(
@@ -72,12 +76,16 @@ class LossLog:
         return non_finite(message, self.history, saver.path if saver else None,
                           saver.saved_epoch if saver else 0)
 
+    def close(self) -> None:
+        self.bar.close()
+
 
 class EarlyStopping:
-    """Watch the val loss: the best epoch (1-based, 0: none yet), its loss and weights."""
+    """Watch the val loss: the best epoch (1-based, 0: none yet), its loss and weights
+    (`best`: the weights a resumed run had kept)."""
 
-    def __init__(self, patience: int, history=None):
-        self.patience, self.epoch, self.loss, self.state = patience, 0, float("inf"), None
+    def __init__(self, patience: int, history=None, *, best: dict | None = None):
+        self.patience, self.epoch, self.loss, self.state = patience, 0, float("inf"), best
         epochs, losses = history.curve("val_loss") if history is not None else ([], [])
         if losses:  # a resumed run: the best so far is in its history
             i = min(range(len(losses)), key=losses.__getitem__)

@@ -19,7 +19,6 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
 from .amp import amp_dtype, grad_scaler
@@ -178,30 +177,19 @@ def fit(
     _check_options(epochs, config, val_loader, eval_every)
     check_trainable(model, train_loader)  # before the first step: nothing to lose yet
     device = device_of(model, device if device is not None else getattr(train_loader, "device", None))
-    model.to(device)
-    optimizer = build_optimizer(model, config)
-    scaler = grad_scaler(device, config.amp)
-    step_options = dict(optimizer=optimizer, dtype=amp_dtype(device) if config.amp else None,
-                        scaler=scaler if scaler.is_enabled() else None, grad_clip=config.grad_clip)
-    loss_fn = loss_fn or nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    optimizer = build_optimizer(model.to(device), config)
+    step_options = _step_options(optimizer, config, device, loss_fn)
     batches = Mixup(train_loader, config.mixup, seed=seed) if config.mixup else train_loader
-    step_loss = mixup_loss(loss_fn) if config.mixup else loss_fn
     per_epoch = len(train_loader)
     factor = lr_factor(config, steps_per_epoch=per_epoch, total_steps=epochs * per_epoch)
     torch.manual_seed(seed)  # dropout and any other global-RNG draws
     saver = None if checkpoint is None else Checkpointer(checkpoint, {
         "config": {**dataclasses.asdict(config), "epochs": epochs, "seed": seed},
         "loader": ckpt.loader_identity(train_loader)})
-    resumed = saver.resume(model, optimizer, device) if saver else None
-    if resumed is None:
-        refuse_half_trained(model)
-    start, history, best = resumed or (0, History(), None)
-    stopper = EarlyStopping(config.patience, history) if config.patience else None
-    if stopper is not None:
-        stopper.state = best
-    bar = tqdm(total=epochs * per_epoch, initial=start * per_epoch, disable=not progress,
-               desc="train", unit="step")
-    log = LossLog(history, bar, steps_per_epoch=per_epoch, every=LOSS_READ_EVERY, saver=saver)
+    start, history, best = _start(model, optimizer, saver, device)
+    stopper = EarlyStopping(config.patience, history, best=best) if config.patience else None
+    log = LossLog(history, steps_per_epoch=per_epoch, epochs=epochs, start=start,
+                  every=LOSS_READ_EVERY, saver=saver, progress=progress)
     if monitor is not None:
         monitor.attach(model, optimizer)
     try:
@@ -213,8 +201,7 @@ def fit(
             started = time.perf_counter()
             for b, (inputs, targets) in enumerate(batches):
                 lr = set_lr(optimizer, factor(epoch * per_epoch + b))
-                loss = train_step(model, inputs.to(device), targets.to(device), loss_fn=step_loss,
-                                  **step_options)
+                loss = train_step(model, inputs.to(device), targets.to(device), **step_options)
                 log.add(loss, lr, epoch, b)
             log.flush()
             measured = epoch + 1 == epochs or (eval_every > 0 and (epoch + 1) % eval_every == 0)
@@ -222,20 +209,18 @@ def fit(
                       **_measure_epoch(model, train_loader, val_loader, history, config=config,
                                        device=device, measured=measured, per_epoch=per_epoch)}
             history.epochs.append(record)
-            log.check(record)
-            for call in (callback, stopper):
-                if call is not None:
-                    call(epoch, model, record)
+            for job in (log.check, callback, stopper):
+                if job is not None:
+                    job(epoch, model, record)
             if saver is not None:
-                saver.save(epoch + 1, model, optimizer, history,
-                           best=stopper.state if stopper is not None else None)
+                saver.save(epoch + 1, model, optimizer, history, best=stopper.state if stopper else None)
             if stopper is not None and stopper.done(epoch + 1):
                 break
     except BaseException:
         _mark_interrupted(model, log, saver, per_epoch)
         raise
     finally:
-        bar.close()
+        log.close()
         if monitor is not None:
             monitor.detach()
     if hasattr(model, INTERRUPTED):  # restored from a checkpoint, or the mark deleted
@@ -243,6 +228,23 @@ def fit(
     if stopper is not None:
         stopper.restore(model)
     return history
+
+
+def _step_options(optimizer, config: TrainConfig, device, loss_fn) -> dict:
+    """`train_step`'s keywords for this run: optimizer, precision, clipping, loss."""
+    scaler = grad_scaler(device, config.amp)
+    loss_fn = loss_fn or nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    return dict(optimizer=optimizer, dtype=amp_dtype(device) if config.amp else None,
+                scaler=scaler if scaler.is_enabled() else None, grad_clip=config.grad_clip,
+                loss_fn=mixup_loss(loss_fn) if config.mixup else loss_fn)
+
+
+def _start(model, optimizer, saver: Checkpointer | None, device):
+    """(first epoch, History, early stopping's best weights): the checkpoint's, or fresh."""
+    resumed = saver.resume(model, optimizer, device) if saver is not None else None
+    if resumed is None:
+        refuse_half_trained(model)
+    return resumed or (0, History(), None)
 
 
 def _check_options(epochs: int, config: TrainConfig, val_loader, eval_every: int) -> None:

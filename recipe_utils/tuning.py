@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .search import Choice, LogUniform, Uniform
+from .space import Choice, LogUniform, Uniform
 
 
 def _usable(trials: Sequence[dict], key: str) -> list[dict]:
