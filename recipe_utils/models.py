@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .engine import device_of, eval_mode, in_mode
+
 
 def linear(*, num_classes: int = 10, in_shape: tuple[int, int, int] = (3, 32, 32)) -> nn.Module:
     """A linear classifier on raw pixels: (N, 3, 32, 32) -> logits (N, num_classes)."""
@@ -175,8 +177,6 @@ def count_flops(model: nn.Module, in_shape: tuple[int, int, int] = (3, 32, 32)) 
     """
     from torch.utils.flop_counter import FlopCounterMode
 
-    from .engine import device_of, eval_mode
-
     counter = FlopCounterMode(display=False)
     with eval_mode(model), torch.no_grad(), counter:
         model(torch.zeros(1, *in_shape, device=device_of(model)))
@@ -261,9 +261,6 @@ def recalibrate_batchnorm(model: nn.Module, loader) -> nn.Module:
     the pass fails (or the loader is empty) the old statistics are put back and the error
     raised. Returns the model, every module back in the mode (train or eval) it was in.
     """
-    from .engine import in_mode
-
-
     norms = [m for m in model.modules()
              if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d | nn.BatchNorm3d)]
     if not norms:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from .models import count_flops
 from .spec import RunSpec, build_model
 
 PROFILE_NAMES = ("quick", "full", "smoke")
@@ -246,8 +247,6 @@ BUDGET_PASSES = 10_000_000  # per notebook, full profile, in full-width fast-net
 
 def model_macs(spec: RunSpec | None) -> int:
     """Multiply-accumulates of one forward pass of `spec`'s model on one 32x32 image."""
-    from .models import count_flops
-
     return 0 if spec is None else count_flops(build_model(spec))
 
 

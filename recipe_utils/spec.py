@@ -30,6 +30,9 @@ from .profile import seed_everything
 from .train import History, TrainConfig, evaluate, fit, predict
 
 EVAL_BATCH = 1000  # the val / test batch of a measured run (any size gives the same accuracy)
+# BatchNorm re-estimation's batch: the running variance it sets is the mean of these
+# batches' variances, so the size changes the numbers a little
+RECALIBRATE_BATCH = 500
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "fast_net": lambda widths, **kw: models.fast_net(widths=tuple(widths), **kw),
@@ -154,10 +157,10 @@ def measure(model: nn.Module, splits: Splits, *, history: History | None = None,
     if test:
         numbers["test_acc"] = evaluate(model, splits.loader("test", batch_size=EVAL_BATCH)).accuracy
     if spec is not None and any(isinstance(m, nn.Dropout2d) for m in model.modules()):
-        plain = splits.train.subset(spec.train_size,
-                            seed=seed if spec.subset_seed is None else spec.subset_seed)
+        plain = splits.train.subset(
+            spec.train_size, seed=seed if spec.subset_seed is None else spec.subset_seed)
         numbers["recalibrated_val_acc"] = evaluate(
             models.recalibrate_batchnorm(copy.deepcopy(model),
-                                         splits.loader(plain, batch_size=500)),
+                                         splits.loader(plain, batch_size=RECALIBRATE_BATCH)),
             val_loader).accuracy
     return numbers
