@@ -18,8 +18,11 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from queue import Empty
 
 SHUTDOWN_GRACE = 15.0  # seconds to wait for nbclient to shut a kernel down after a stop
+# A wait for a kernel message is cut into polls this long (seconds); see `_channel_class`.
+POLL_SLICE = 0.5
 
 
 class Stop(BaseException):
@@ -54,6 +57,49 @@ def stop_on_sigterm():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def sliced_client():
+    """An AsyncKernelClient whose shell and iopub `get_msg` wait in POLL_SLICE polls.
+
+    nbclient waits for a cell's reply in one poll of the shell socket as long as the
+    cell's timeout, and meanwhile sends on the same socket (an ipywidgets Output widget
+    makes it sync the widget's state). A send can consume the socket's edge-triggered
+    wake-up, so a reply that arrives at that moment is noticed only when the poll times
+    out: a widget cell then stalled for the whole per-cell timeout (15 s in a test, 30
+    minutes under `make course`; benchmarks/nbexec_stall.py). Each short poll is followed
+    by a zero-timeout one, which reads the socket's real state, so such a reply is read
+    within POLL_SLICE.
+    """
+    from jupyter_client.asynchronous import AsyncKernelClient
+    from traitlets import Type
+
+    channel = sliced_channel()
+
+    class SlicedClient(AsyncKernelClient):
+        shell_channel_class = Type(channel)
+        iopub_channel_class = Type(channel)
+
+    return SlicedClient
+
+
+def sliced_channel():
+    """jupyter_client's async channel class with `get_msg` waiting in POLL_SLICE polls."""
+    from jupyter_client.channels import AsyncZMQSocketChannel
+
+    class SlicedChannel(AsyncZMQSocketChannel):
+        async def get_msg(self, timeout: float | None = None):
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                left = POLL_SLICE if deadline is None else deadline - time.monotonic()
+                with contextlib.suppress(Empty):
+                    return await super().get_msg(timeout=max(0.0, min(POLL_SLICE, left)))
+                with contextlib.suppress(Empty):  # the socket's state, not its wake-up
+                    return await super().get_msg(timeout=0)
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise Empty
+
+    return SlicedChannel
 
 
 def _cell_label(notebook, index: int | None) -> str:
@@ -143,8 +189,12 @@ def _shut_down(worker: _Worker) -> None:
             worker.done.wait(0.2)
 
 
-def execute(notebook, *, cwd: str | Path, timeout: int | None) -> Outcome:
+def execute(notebook, *, cwd: str | Path, timeout: int | None,
+            sliced_polls: bool = True) -> Outcome:
     """Run every cell of `notebook` (in place) in a new python3 kernel started in `cwd`.
+
+    `sliced_polls=False` waits for messages as jupyter_client does, in one poll (only for
+    benchmarks/nbexec_stall.py, which measures the stalls that causes).
 
     A raising cell, a cell past `timeout` seconds and a dead kernel give FAILED with the
     cell named; Ctrl-C or `Stop` give STOPPED after the kernel is shut down.
@@ -165,6 +215,8 @@ def execute(notebook, *, cwd: str | Path, timeout: int | None) -> Outcome:
         # work only with it (a blocking one stalls the event loop they run on)
         km = AsyncKernelManager(kernel_name="python3", transport="ipc",
                                 ip=str(Path(sockets) / "k"))
+        if sliced_polls:
+            km.client_factory = sliced_client()
         client = NotebookClient(notebook, km=km, timeout=timeout, kernel_name="python3",
                                 on_cell_start=on_cell_start,
                                 resources={"metadata": {"path": str(cwd)}})
